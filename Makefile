@@ -1,0 +1,109 @@
+# fcd — self-hosted Function Compute. The two commands: `make run` and `make test`.
+#
+# Variables:
+#   CC=clang            build with clang instead of gcc
+#   SAN=address,undefined | SAN=thread   sanitizer build (own build directory)
+#   QUICK=1             shorter benchmarks
+
+CC      ?= cc
+SAN     ?=
+PREFIX  ?= /usr/local
+
+# Debian packages, by purpose. `make deps` installs only what is missing.
+PKGS_BUILD = build-essential pkg-config liburing-dev liblmdb-dev libmsgpack-dev \
+             libjansson-dev
+PKGS_TEST  = clang libclang-rt-14-dev curl python3 procps
+PKGS_BENCH = wrk nginx-light gnuplot-nox
+PKGS       = $(PKGS_BUILD) $(PKGS_TEST) $(PKGS_BENCH)
+
+CFLAGS_BASE = -std=gnu11 -Wall -Wextra -Werror -O2 -g -pthread -D_GNU_SOURCE \
+              -fno-omit-frame-pointer -I.
+LIBS        = -luring -ljansson -pthread
+
+ifneq ($(SAN),)
+CFLAGS_SAN = -fsanitize=$(SAN) -fno-sanitize-recover=all
+endif
+
+comma := ,
+BUILD := build/$(notdir $(CC))$(if $(SAN),-$(subst $(comma),-,$(SAN)))
+CFLAGS += $(CFLAGS_BASE) $(CFLAGS_SAN)
+LDFLAGS += $(CFLAGS_SAN)
+
+# Library modules (everything but the programs' mains), shared by fcd and the tests.
+CORE_SRC = core/log.c core/config.c core/reqid.c core/errors.c core/wheel.c
+IO_SRC   = io/http.c io/response.c io/router.c io/uring.c io/server.c io/conn.c io/dispatch.c
+LIB_SRC  = $(CORE_SRC) $(IO_SRC)
+LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
+
+UNIT_SRC = $(wildcard tests/unit/test_*.c) tests/unit/runner.c
+UNIT_OBJ = $(UNIT_SRC:%.c=$(BUILD)/%.o)
+
+FCD      = $(BUILD)/fcd
+UNIT     = $(BUILD)/unit-tests
+BINS     = $(FCD) $(UNIT)
+
+.PHONY: all deps run test unit e2e fuzz bench-http clean format
+all: $(BINS)
+
+# ---- dependencies ---------------------------------------------------------------
+# Non-interactive, idempotent: installs only missing packages and runs
+# `apt-get update` once, only when something must be installed.
+deps:
+	@missing=""; for p in $(PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' \
+	    || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# ---- build ----------------------------------------------------------------------
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(FCD): $(BUILD)/core/main.o $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(UNIT): $(UNIT_OBJ) $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+-include $(shell find build -name '*.d' 2>/dev/null)
+
+# ---- the two commands -----------------------------------------------------------
+RUN_DIR ?= /tmp/fcd-run
+run: deps all
+	@mkdir -p $(RUN_DIR)
+	@echo "fcd listening on 127.0.0.1:8000 (data in $(RUN_DIR)); try:"
+	@echo "  curl -i http://127.0.0.1:8000/healthz"
+	$(FCD) --foreground --listen 127.0.0.1:8000 --data-dir $(RUN_DIR)
+
+test: deps all
+	@FCD=$(FCD) UNIT=$(UNIT) tests/run.sh
+
+unit: all
+	$(UNIT)
+
+e2e: all
+	FCD=$(FCD) python3 tests/e2e/run.py
+
+# ---- fuzzing (clang's libFuzzer) ------------------------------------------------
+FUZZ_TIME ?= 60
+fuzz: deps
+	@mkdir -p build/fuzz
+	clang -std=gnu11 -O1 -g -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined \
+	    -o build/fuzz/fuzz_http tests/fuzz/fuzz_http.c io/http.c
+	build/fuzz/fuzz_http -max_total_time=$(FUZZ_TIME) -max_len=4096 \
+	    build/fuzz/corpus tests/fuzz/corpus_http 2>&1 | tail -n 5
+	@mkdir -p build/fuzz/corpus
+
+# ---- benchmarks ------------------------------------------------------------------
+bench-http: deps all
+	FCD=$(FCD) QUICK=$(QUICK) bench/http.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build

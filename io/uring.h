@@ -1,0 +1,62 @@
+/* uring.h — io_uring setup for fcd's threads, with what liburing 2.3 lacks.
+ *
+ * fc_uring_init probes the kernel and picks the best ring flags it accepts:
+ * SINGLE_ISSUER + DEFER_TASKRUN (6.1+), else COOP_TASKRUN (5.19+), else none
+ * (any 5.x), and records which it got so the caller can log it once.
+ * fc_uring_buf_ring_* wrap a provided-buffer ring (kernel 5.19+), mapped by
+ * hand because liburing 2.3 has no io_uring_setup_buf_ring.
+ *
+ * One ring per thread; these calls are made by the owning thread. */
+#ifndef FC_URING_H
+#define FC_URING_H
+
+#include <liburing.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct fc_uring_features {
+    bool single_issuer;  /* IORING_SETUP_SINGLE_ISSUER + DEFER_TASKRUN */
+    bool coop_taskrun;   /* IORING_SETUP_COOP_TASKRUN */
+    bool recv_multishot; /* IORING_RECV_MULTISHOT + provided buffer rings */
+    bool accept_multishot;
+};
+
+/* Initialise ring with `entries` SQEs, trying the flag sets above in order.
+ * Returns 0 or -errno (io_uring unavailable: e.g. -ENOSYS, -EPERM when
+ * kernel.io_uring_disabled forbids it). */
+int fc_uring_init(struct io_uring *ring, unsigned entries, struct fc_uring_features *out);
+
+/* A provided-buffer ring of `count` (power of two) buffers of `size` bytes,
+ * registered as group `bgid`. The buffers are one allocation owned here. */
+struct fc_uring_bufs {
+    struct io_uring_buf_ring *br;
+    char *base;
+    uint32_t count;
+    uint32_t size;
+    uint16_t bgid;
+};
+
+/* Register the ring and hand all buffers to the kernel. Returns 0 or -errno
+ * (-EINVAL/-ENOENT on kernels without buffer rings; nothing is left
+ * allocated then). */
+int fc_uring_bufs_init(struct io_uring *ring, struct fc_uring_bufs *bufs, uint16_t bgid,
+                       uint32_t count, uint32_t size);
+
+static inline char *fc_uring_buf_addr(const struct fc_uring_bufs *bufs, uint16_t bid) {
+    return bufs->base + (size_t)bid * bufs->size;
+}
+
+/* Give buffer `bid` back to the kernel once its data has been consumed. */
+static inline void fc_uring_buf_recycle(struct fc_uring_bufs *bufs, uint16_t bid) {
+    io_uring_buf_ring_add(bufs->br, fc_uring_buf_addr(bufs, bid), bufs->size, bid,
+                          io_uring_buf_ring_mask(bufs->count), 0);
+    io_uring_buf_ring_advance(bufs->br, 1);
+}
+
+void fc_uring_bufs_destroy(struct io_uring *ring, struct fc_uring_bufs *bufs);
+
+/* Get an SQE, submitting what is queued when the SQ is full. Never NULL:
+ * after a submit the SQ has room (the kernel consumed it). */
+struct io_uring_sqe *fc_uring_sqe(struct io_uring *ring);
+
+#endif
