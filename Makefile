@@ -30,8 +30,8 @@ CFLAGS += $(CFLAGS_BASE) $(CFLAGS_SAN)
 LDFLAGS += $(CFLAGS_SAN)
 
 # Library modules (everything but the programs' mains), shared by fcd and the tests.
-CORE_SRC = core/log.c core/config.c core/reqid.c core/errors.c core/wheel.c
-IO_SRC   = io/http.c io/response.c io/router.c io/uring.c io/server.c io/conn.c io/dispatch.c
+CORE_SRC = core/buf.c core/log.c core/config.c core/reqid.c core/errors.c core/wheel.c core/ring.c core/registry.c core/uring.c core/invocation.c core/instance.c core/sched.c core/worker.c
+IO_SRC   = io/http.c io/response.c io/router.c io/server.c io/conn.c io/dispatch.c
 LIB_SRC  = $(CORE_SRC) $(IO_SRC)
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 
@@ -39,8 +39,13 @@ UNIT_SRC = $(wildcard tests/unit/test_*.c) tests/unit/runner.c
 UNIT_OBJ = $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
 FCD      = $(BUILD)/fcd
+FCSHIM   = $(BUILD)/fcshim
+FCRT     = $(BUILD)/libfcrt.a
 UNIT     = $(BUILD)/unit-tests
-BINS     = $(FCD) $(UNIT)
+# The C example function: its code directory holds the built `bootstrap`
+# (git-ignored), as FC's custom runtime expects.
+HELLO    = examples/hello-c/bootstrap
+BINS     = $(FCD) $(FCSHIM) $(FCRT) $(UNIT) $(HELLO)
 
 .PHONY: all deps run test unit e2e fuzz bench-http clean format
 all: $(BINS)
@@ -66,8 +71,20 @@ $(BUILD)/%.o: %.c
 $(FCD): $(BUILD)/core/main.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(UNIT): $(UNIT_OBJ) $(LIB_OBJ)
+$(UNIT): $(UNIT_OBJ) $(LIB_OBJ) $(FCRT)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# fcd finds fcshim next to itself.
+$(FCSHIM): $(BUILD)/runtime-shim/fcshim.o
+	$(CC) $(LDFLAGS) -o $@ $^
+
+# libfcrt: the C runtime library (reuses fcd's HTTP parser).
+$(FCRT): $(BUILD)/runtime-shim/fcrt.o $(BUILD)/io/http.o
+	$(AR) rcs $@ $^
+
+# The example is the user's code: always a plain optimised build, whatever SAN says.
+$(HELLO): examples/hello-c/hello.c runtime-shim/fcrt.c runtime-shim/fcrt.h io/http.c io/http.h
+	$(CC) $(CFLAGS_BASE) -o $@ examples/hello-c/hello.c runtime-shim/fcrt.c io/http.c
 
 -include $(shell find build -name '*.d' 2>/dev/null)
 
@@ -77,7 +94,13 @@ run: deps all
 	@mkdir -p $(RUN_DIR)
 	@echo "fcd listening on 127.0.0.1:8000 (data in $(RUN_DIR)); try:"
 	@echo "  curl -i http://127.0.0.1:8000/healthz"
-	$(FCD) --foreground --listen 127.0.0.1:8000 --data-dir $(RUN_DIR)
+	@echo "  curl -i -X POST http://127.0.0.1:8000/2016-08-15/services/default/functions/hello/invocations -d world"
+	@echo "  curl -i http://127.0.0.1:8000/2016-08-15/proxy/default/hello/any/path?x=1"
+	@echo "  curl -i -X POST http://127.0.0.1:8000/2016-08-15/services/default/functions/node/invocations -d world"
+	@echo "  curl -i -X POST http://127.0.0.1:8000/2016-08-15/services/default/functions/python/invocations -d world"
+	$(FCD) --foreground --listen 127.0.0.1:8000 --data-dir $(RUN_DIR) \
+	    --function hello=examples/hello-c --function node=examples/node \
+	    --function python=examples/python
 
 test: deps all
 	@FCD=$(FCD) UNIT=$(UNIT) tests/run.sh

@@ -39,6 +39,7 @@ static const struct key keys[] = {
     {"log_level", KEY_LOG_LEVEL, offsetof(struct fc_config, log_level), 0, 0, 0},
     {"access_log", KEY_BOOL, offsetof(struct fc_config, access_log), 0, 0, 0},
     UINT_KEY("drain_grace_ms", drain_grace_ms, 0, 3600000),
+    UINT_KEY("instance_idle_s", instance_idle_s, 1, 86400),
     UINT_KEY("http.head_bytes_max", http.head_bytes_max, 1024, FC_HTTP_HEAD_BYTES_MAX),
     UINT_KEY("http.headers_max", http.headers_max, 1, FC_HTTP_HEADERS_MAX),
     UINT_KEY("http.body_sync_bytes_max", http.body_sync_bytes_max, 0, FC_HTTP_BODY_SYNC_BYTES_MAX),
@@ -59,6 +60,10 @@ __attribute__((format(printf, 2, 3))) static int fail(char *err, const char *fmt
     return -EINVAL;
 }
 
+void fc_config_free(struct fc_config *c) {
+    fc_catalog_free(&c->catalog);
+}
+
 void fc_config_defaults(struct fc_config *c) {
     memset(c, 0, sizeof(*c));
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -72,6 +77,7 @@ void fc_config_defaults(struct fc_config *c) {
     c->access_log = true;
     c->foreground = false;
     c->drain_grace_ms = FC_DRAIN_GRACE_MS_DEFAULT;
+    c->instance_idle_s = FC_INSTANCE_IDLE_S_DEFAULT;
     c->http.head_bytes_max = FC_HTTP_HEAD_BYTES_DEFAULT;
     c->http.headers_max = FC_HTTP_HEADERS_DEFAULT;
     c->http.body_sync_bytes_max = FC_HTTP_BODY_SYNC_BYTES_DEFAULT;
@@ -192,6 +198,12 @@ static int apply_object(struct fc_config *c, json_t *obj, const char *prefix, ch
     json_object_foreach(obj, member, value) {
         char name[128];
         snprintf(name, sizeof(name), "%s%s%s", prefix, *prefix ? "." : "", member);
+        if (*prefix == '\0' && strcmp(member, "services") == 0) {
+            char fn_err[FC_ERR_BYTES];
+            if (fc_catalog_add_json(&c->catalog, value, fn_err) < 0)
+                return fail(err, "%s", fn_err);
+            continue;
+        }
         if (json_is_object(value) && *prefix == '\0' && strcmp(member, "http") == 0) {
             int rc = apply_object(c, value, member, err);
             if (rc < 0)
@@ -240,6 +252,10 @@ static void usage(FILE *out) {
             "  --workers N          worker threads (default: one per core)\n"
             "  --log-level LEVEL    debug, info, warn, error, off (default info)\n"
             "  --pid-file FILE      write the pid here\n"
+            "  --function NAME=DIR[,timeout=S][,memory=MB][,concurrency=N][,instances=N]\n"
+            "                       declare function NAME in service 'default' from code\n"
+            "                       directory DIR (its executable 'bootstrap'), with an\n"
+            "                       anonymous HTTP trigger (repeatable)\n"
             "  --foreground         do not daemonize; log to stderr\n"
             "  --check-config       validate the configuration and exit\n"
             "  --help, --version\n");
@@ -255,6 +271,7 @@ static const struct option options[] = {
     {"workers", required_argument, NULL, 'w'},
     {"log-level", required_argument, NULL, 'v'},
     {"pid-file", required_argument, NULL, 'p'},
+    {"function", required_argument, NULL, 'f'},
     {"foreground", no_argument, NULL, OPT_FOREGROUND},
     {"check-config", no_argument, NULL, OPT_CHECK},
     {"help", no_argument, NULL, OPT_HELP},
@@ -305,6 +322,12 @@ int fc_config_from_args(struct fc_config *c, int argc, char **argv,
         }
         switch (opt) {
         case OPT_CONFIG: break;
+        case 'f': {
+            char fn_err[FC_ERR_BYTES];
+            if (fc_catalog_add_flag(&c->catalog, optarg, fn_err) < 0)
+                return fail(err, "%s", fn_err);
+            break;
+        }
         case OPT_FOREGROUND: c->foreground = true; break;
         case OPT_CHECK: c->check_only = true; break;
         case OPT_HELP: usage(stdout); return 1;
@@ -315,5 +338,7 @@ int fc_config_from_args(struct fc_config *c, int argc, char **argv,
     }
     if (optind < argc)
         return fail(err, "unexpected argument '%s' (see --help)", argv[optind]);
+    if (fc_catalog_seal(&c->catalog) < 0)
+        return fail(err, "out of memory");
     return 0;
 }

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 
 #include "core/log.h"
+#include "core/registry.h"
 
 #define FC_CONFIG_ERR_BYTES 512
 
@@ -36,6 +37,8 @@ struct fc_config {
     bool foreground;
     bool check_only; /* --check-config */
     uint32_t drain_grace_ms;
+    struct fc_catalog catalog; /* "services" in the file, then --function flags; sealed */
+    uint32_t instance_idle_s;  /* idle instances are reclaimed after this */
     struct {
         uint32_t head_bytes_max;
         uint32_t headers_max;
@@ -50,6 +53,9 @@ struct fc_config {
 
 /* Fill c with the built-in defaults (io_threads and workers = online cores). */
 void fc_config_defaults(struct fc_config *c);
+
+/* Release what the config owns (the catalog). */
+void fc_config_free(struct fc_config *c);
 
 /* Apply a JSON config file on top of c. Returns 0, or -EINVAL / -ENOENT with
  * a message naming the file and key in err; c may then be partly updated. */

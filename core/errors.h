@@ -34,6 +34,8 @@
     X(INTERNAL, 500, "InternalServerError", "an internal error has occurred. Please retry.")       \
     X(NOT_IMPLEMENTED, 501, "NotImplemented", "%s")                                                \
     X(BAD_RESPONSE, 502, "BadResponse", "BadResponse: %s")                                         \
+    X(FUNCTION_NOT_STARTED, 502, "FunctionNotStarted",                                             \
+      "The CA's http server cannot be started:%s")                                                 \
     X(RESOURCE_THROTTLED, 503, "ResourceThrottled", "%s")
 
 enum fc_error {

@@ -34,6 +34,9 @@
 /* Responses queued on one connection before we stop parsing its pipeline. */
 #define FC_CONN_OUT_BYTES_MAX (8u * 1024 * 1024)
 
+/* Idle instances are stopped after this (scale to zero). */
+#define FC_INSTANCE_IDLE_S_DEFAULT 300u
+
 /* Threads. */
 #define FC_IO_THREADS_MAX 64u
 #define FC_WORKERS_MAX 64u

@@ -8,6 +8,8 @@
  * blocked in every thread, so only the signalfd sees them. */
 #include "core/config.h"
 #include "core/log.h"
+#include "core/instance.h"
+#include "core/sched.h"
 #include "io/server.h"
 
 #include <errno.h>
@@ -82,9 +84,12 @@ static void reload(struct fc_config *cfg) {
         FC_LOG_INFO("SIGHUP: no config file to reload");
         return;
     }
-    struct fc_config fresh = *cfg;
+    struct fc_config fresh;
+    fc_config_defaults(&fresh);
     char err[FC_CONFIG_ERR_BYTES];
-    if (fc_config_load_file(&fresh, cfg->config_file, err) < 0) {
+    int rc = fc_config_load_file(&fresh, cfg->config_file, err);
+    fc_config_free(&fresh);
+    if (rc < 0) {
         FC_LOG_ERROR("SIGHUP: config not reloaded: %s", err);
         return;
     }
@@ -112,12 +117,25 @@ static int wait_for_stop(int sfd, struct fc_config *cfg) {
 }
 
 static int run(struct fc_config *cfg, int sfd) {
-    struct fc_server *server;
-    int rc = fc_server_start(cfg, &server);
+    if (cfg->catalog.count > 0 && fc_instance_setup(cfg) < 0)
+        return 1;
+    struct fc_sched *sched;
+    int rc = fc_sched_start(cfg, cfg->io_threads, &sched);
     if (rc < 0) {
-        FC_LOG_ERROR("cannot start on %s: %s", cfg->listen, strerror(-rc));
+        FC_LOG_ERROR("cannot start workers: %s", strerror(-rc));
         return 1;
     }
+    struct fc_server *server;
+    rc = fc_server_start(cfg, sched, &server);
+    if (rc < 0) {
+        FC_LOG_ERROR("cannot start on %s: %s", cfg->listen, strerror(-rc));
+        fc_sched_stop(sched);
+        fc_sched_destroy(sched);
+        return 1;
+    }
+    for (uint32_t i = 0; i < cfg->catalog.count; i++)
+        FC_LOG_INFO("function %s/%s from %s", cfg->catalog.functions[i]->service,
+                    cfg->catalog.functions[i]->name, cfg->catalog.functions[i]->code_dir);
     FC_LOG_INFO("fcd started (pid %d, %u io threads, data in %s)", (int)getpid(), cfg->io_threads,
                 cfg->data_dir);
     int sig = wait_for_stop(sfd, cfg);
@@ -127,7 +145,9 @@ static int run(struct fc_config *cfg, int sfd) {
     rc = fc_server_join(server, cfg->drain_grace_ms);
     if (rc == -ETIMEDOUT)
         FC_LOG_WARN("grace period over: remaining connections were closed");
+    fc_sched_stop(sched); /* kills every instance */
     fc_server_destroy(server);
+    fc_sched_destroy(sched);
     FC_LOG_INFO("fcd stopped");
     return 0;
 }
@@ -175,6 +195,7 @@ int main(int argc, char **argv) {
     }
     rc = run(&cfg, sfd);
     close(sfd);
+    fc_config_free(&cfg);
     if (cfg.pid_file[0] != '\0')
         unlink(cfg.pid_file);
     return rc;

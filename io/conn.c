@@ -25,6 +25,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -86,7 +87,10 @@ static void conn_timer_update(struct fc_conn *c, bool progress) {
     const struct fc_config *cfg = c->io->cfg;
     if (c->lingering)
         return; /* armed once when lingering started */
-    if (c->send_busy) {
+    if (c->inv != NULL && !c->send_busy) {
+        /* The function's own timeout bounds the wait (worker's wheel). */
+        conn_timer_set(c, FC_TIMER_NONE, 0);
+    } else if (c->send_busy) {
         if (c->timer_kind != FC_TIMER_SEND || progress)
             conn_timer_set(c, FC_TIMER_SEND, cfg->http.idle_timeout_ms);
     } else if (c->phase == FC_PHASE_BODY || c->in.len > 0) {
@@ -100,7 +104,7 @@ static void conn_timer_update(struct fc_conn *c, bool progress) {
 /* ---- lifecycle ---------------------------------------------------------------- */
 
 static void conn_free_if_done(struct fc_conn *c) {
-    if (!c->closed || c->ops > 0)
+    if (!c->closed || c->ops > 0 || c->inv != NULL)
         return;
     struct fc_io *io = c->io;
     close(c->fd);
@@ -118,6 +122,11 @@ static void conn_close(struct fc_conn *c) {
     if (c->closed)
         return;
     c->closed = true;
+    /* The client is gone: stop its invocation. It still comes back through
+     * the scheduler, which is when the connection is freed. */
+    if (c->inv != NULL && fc_sched_cancel(c->io->sched, c->inv) < 0)
+        FC_LOG_WARN("cancel of %s not delivered (ring full); it runs to its end",
+                    c->inv->request_id);
     fc_wheel_unlink(&c->timer);
     c->timer_kind = FC_TIMER_NONE;
     /* Completes any recv or send still in flight, so ops drains to 0. */
@@ -196,6 +205,14 @@ void fc_conn_accepted(struct fc_io *io, int fd) {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     *c = (struct fc_conn){.io = io, .fd = fd, .phase = FC_PHASE_HEAD};
+    struct sockaddr_storage peer;
+    socklen_t peer_len = sizeof(peer);
+    if (getpeername(fd, (struct sockaddr *)&peer, &peer_len) == 0) {
+        const void *ip = peer.ss_family == AF_INET6
+                             ? (const void *)&((struct sockaddr_in6 *)&peer)->sin6_addr
+                             : (const void *)&((struct sockaddr_in *)&peer)->sin_addr;
+        inet_ntop(peer.ss_family, ip, c->client_ip, sizeof(c->client_ip));
+    }
     fc_wheel_entry_init(&c->timer, conn_timer_cb);
     conn_arm_recv(c);
     conn_timer_update(c, false);
@@ -203,9 +220,13 @@ void fc_conn_accepted(struct fc_io *io, int fd) {
 
 /* ---- input -------------------------------------------------------------------- */
 
-/* Bound on buffered input: one maximal request plus a maximal pipelined head. */
+/* Bound on buffered input: one maximal request (sync or async, whichever
+ * limit is larger) plus a maximal pipelined head. */
 static size_t conn_in_max(const struct fc_config *cfg) {
-    return 2 * (size_t)cfg->http.head_bytes_max + cfg->http.body_sync_bytes_max;
+    size_t body = cfg->http.body_sync_bytes_max > cfg->http.body_async_bytes_max
+                      ? cfg->http.body_sync_bytes_max
+                      : cfg->http.body_async_bytes_max;
+    return 2 * (size_t)cfg->http.head_bytes_max + body;
 }
 
 static int conn_append_input(struct fc_conn *c, const char *data, size_t len) {
@@ -223,8 +244,10 @@ static int conn_append_input(struct fc_conn *c, const char *data, size_t len) {
 static ssize_t conn_read_basic(struct fc_conn *c) {
     size_t total = 0;
     for (;;) {
-        if (c->in.len + RECV_BASIC_BYTES > conn_in_max(c->io->cfg) + RECV_BASIC_BYTES)
-            return -E2BIG;
+        /* Full: hand over what was read (a chunked body shrinks as it is
+         * decoded); too large only if nothing could be read. */
+        if (c->in.len > conn_in_max(c->io->cfg))
+            return total > 0 ? (ssize_t)total : -E2BIG;
         if (buf_reserve(c->io, &c->in, RECV_BASIC_BYTES) < 0)
             return -ENOMEM;
         ssize_t n = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len, MSG_DONTWAIT);
@@ -260,8 +283,8 @@ static void conn_fail(struct fc_conn *c, enum fc_error err, const char *reason) 
 
 static void conn_handle_eof(struct fc_conn *c) {
     c->peer_eof = true;
-    if (c->lingering || c->closed) {
-        conn_close(c);
+    if (c->lingering || c->closed || c->inv != NULL) {
+        conn_close(c); /* with an invocation running: the client cancelled */
         return;
     }
     /* A half-closed client still gets the responses to complete requests
@@ -280,15 +303,19 @@ void fc_conn_on_recv(struct fc_conn *c, int res, uint32_t flags) {
     }
     if (!io->basic && (flags & IORING_CQE_F_BUFFER)) {
         uint16_t bid = (uint16_t)(flags >> IORING_CQE_BUFFER_SHIFT);
-        if (res > 0 && !c->closed && !c->lingering &&
+        /* After a response that ends the connection, input is discarded. */
+        if (res > 0 && !c->closed && !c->lingering && !c->close_after_send &&
             conn_append_input(c, fc_uring_buf_addr(&io->bufs, bid), (size_t)res) < 0)
             res = -E2BIG;
         fc_uring_buf_recycle(&io->bufs, bid);
     } else if (io->basic && res > 0 && !c->closed) {
         ssize_t n = conn_read_basic(c);
         res = n == -EAGAIN ? -ENOBUFS : (int)n;
-        if (c->lingering)
+        if (c->lingering || c->close_after_send) {
             c->in.len = 0;
+            if (res == -E2BIG)
+                res = -ENOBUFS; /* discarded, not too large: read on */
+        }
     }
     if (c->closed) {
         conn_free_if_done(c);
@@ -415,14 +442,24 @@ static void conn_finish_request(struct fc_conn *c, const struct fc_http_req *req
     fc_reqid_next(&io->reqid, rid);
     bool keep_alive = req->keep_alive && !io->draining;
     size_t before = c->out.len + c->wbuf.len;
-    int status = fc_dispatch(c, req, c->in.data + c->head_len, c->body_len, keep_alive, rid);
-    fc_log_access(req->method, req->method_len, req->target, req->target_len, status,
-                  c->out.len + c->wbuf.len - before, fc_now_us() - c->request_start_us, rid);
-    memmove(c->in.data, c->in.data + consumed, c->in.len - consumed);
-    c->in.len -= consumed;
+    int status =
+        fc_dispatch(c, req, c->in.data + c->head_len, c->body_len, consumed, keep_alive, rid);
     c->phase = FC_PHASE_HEAD;
     c->parsed_len = 0;
-    c->timer_kind = FC_TIMER_NONE; /* the next request gets its own deadline */
+    c->timer_kind = FC_TIMER_NONE;
+    if (status == 0) { /* an invocation runs; it took the request bytes */
+        c->request_taken = false;
+        c->inv_keep_alive = keep_alive;
+        c->inv_http10 = req->minor_version == 0;
+        return;
+    }
+    fc_log_access(req->method, req->method_len, req->target, req->target_len, status,
+                  c->out.len + c->wbuf.len - before, fc_now_us() - c->request_start_us, rid);
+    if (!c->request_taken) { /* else an invocation that failed to start took it */
+        memmove(c->in.data, c->in.data + consumed, c->in.len - consumed);
+        c->in.len -= consumed;
+    }
+    c->request_taken = false;
     if (!keep_alive)
         c->close_after_send = true;
 }
@@ -432,7 +469,8 @@ static void conn_finish_request(struct fc_conn *c, const struct fc_http_req *req
 static void conn_process(struct fc_conn *c) {
     struct fc_http_req req;
     bool have_req = false; /* req describes the head at the front of `in` */
-    while (!c->closed && !c->close_after_send && c->out.len < FC_CONN_OUT_BYTES_MAX) {
+    while (!c->closed && !c->close_after_send && c->inv == NULL &&
+           c->out.len < FC_CONN_OUT_BYTES_MAX) {
         if (c->phase == FC_PHASE_HEAD) {
             if (c->in.len == 0)
                 break;
@@ -484,7 +522,8 @@ void fc_conn_drain_all(struct fc_io *io) {
         struct fc_conn *c = &io->conns[i];
         if (c->fd < 0 || c->closed)
             continue;
-        if (c->phase == FC_PHASE_HEAD && c->in.len == 0 && !c->send_busy && c->out.len == 0)
+        if (c->phase == FC_PHASE_HEAD && c->in.len == 0 && !c->send_busy && c->out.len == 0 &&
+            c->inv == NULL)
             conn_close(c);
     }
 }
@@ -493,4 +532,46 @@ void fc_conn_close_all(struct fc_io *io) {
     for (uint32_t i = 0; i < io->cfg->http.connections_max; i++)
         if (io->conns[i].fd >= 0)
             conn_close(&io->conns[i]);
+}
+
+/* ---- invocations ------------------------------------------------------------ */
+
+int fc_conn_take_request(struct fc_conn *c, size_t consumed, struct fc_buf *to) {
+    assert(consumed <= c->in.len);
+    struct fc_buf rest = {0};
+    if (c->in.len > consumed &&
+        buf_reserve(c->io, &rest, c->in.len - consumed) < 0)
+        return -ENOMEM;
+    if (c->in.len > consumed) {
+        memcpy(rest.data, c->in.data + consumed, c->in.len - consumed);
+        rest.len = c->in.len - consumed;
+    }
+    buf_release(c->io, to); /* whatever it held from its last use */
+    *to = c->in;
+    to->len = consumed;
+    c->in = rest;
+    c->request_taken = true;
+    return 0;
+}
+
+void fc_conn_on_invocation(struct fc_conn *c, struct fc_invocation *inv) {
+    struct fc_io *io = c->io;
+    assert(c->inv == inv);
+    c->inv = NULL;
+    if (c->closed) {
+        fc_dispatch_recycle(io, inv);
+        conn_free_if_done(c);
+        return;
+    }
+    bool keep_alive = c->inv_keep_alive && !io->draining;
+    size_t before = c->out.len + c->wbuf.len;
+    int status = fc_dispatch_complete(c, inv, keep_alive);
+    fc_log_access(inv->req.data + c->inv_method_off, c->inv_method_len,
+                  inv->req.data + c->inv_target_off, c->inv_target_len, status,
+                  c->out.len + c->wbuf.len - before, fc_now_us() - c->request_start_us,
+                  inv->request_id);
+    fc_dispatch_recycle(io, inv);
+    if (!keep_alive)
+        c->close_after_send = true;
+    conn_process(c); /* pipelined requests that waited, then flush */
 }

@@ -1,17 +1,21 @@
 /* dispatch.c — what a complete request gets as its answer.
  *
- * /healthz answers here. Invocations (HTTP trigger, InvokeFunction) look up
- * the function; until the function registry exists (issue "Synchronous
- * invocation end to end") no function exists, which is FC's 404
- * FunctionNotFound. The management API is routed but not built yet: 501
+ * /healthz answers here. An InvokeFunction call or an HTTP-trigger request
+ * becomes an invocation: the instance request head is built here (the io
+ * thread holds the parsed request), the request bytes move into the
+ * invocation, and the scheduler takes it to a worker. When it comes back,
+ * fc_dispatch_complete turns the result into FC's response (CONTRACT.md
+ * §2.2–2.3, §3.3). The management API is routed but not built yet: 501
  * NotImplemented, never a fake success. Anything else is FC's 400
  * PathNotSupported. */
 #include "io/io_thread.h"
 
+#include "core/log.h"
 #include "io/router.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #define NAME_BYTES_MAX 256 /* names quoted in error messages are cut here */
 
@@ -22,6 +26,11 @@ static const char *slice_str(char *buf, size_t cap, const char *ptr, size_t len)
     memcpy(buf, ptr, len);
     buf[len] = '\0';
     return buf;
+}
+
+static bool name_is(const struct fc_http_header *h, const char *name) {
+    size_t n = strlen(name);
+    return h->name_len == n && strncasecmp(h->name, name, n) == 0;
 }
 
 static int answer_health(struct fc_conn *c, const struct fc_http_req *req, bool keep_alive,
@@ -38,10 +47,176 @@ static int answer_health(struct fc_conn *c, const struct fc_http_req *req, bool 
     return fc_response_full(&c->out, &r, body, req->method_id == FC_HTTP_HEAD) < 0 ? 500 : 200;
 }
 
+/* ---- the request an instance gets ---------------------------------------------- */
+
+/* Request headers a client may not pass to the instance: hop-by-hop ones
+ * (RFC 9110 §7.6.1), the framing fcd redoes, and FC's reserved x-fc-*
+ * (CONTRACT.md §3.4). */
+static bool header_dropped(const struct fc_http_header *h) {
+    static const char *const dropped[] = {"connection", "keep-alive", "proxy-connection",
+                                          "transfer-encoding", "content-length", "te", "trailer",
+                                          "upgrade", "expect"};
+    if (h->name_len >= 5 && strncasecmp(h->name, "x-fc-", 5) == 0)
+        return true;
+    for (size_t i = 0; i < sizeof(dropped) / sizeof(dropped[0]); i++)
+        if (name_is(h, dropped[i]))
+            return true;
+    return false;
+}
+
+/* POST /invoke with the event as the body (CONTRACT.md §6.3). Express reads
+ * a body without Content-Type as empty (RUNTIMES.md): default it. */
+static int build_event_head(struct fc_buf *b, const struct fc_http_req *req,
+                            const struct fc_function *fn, uint64_t body_len, const char *rid) {
+    const struct fc_http_header *ct = fc_http_header_find(req, "content-type", 12);
+    int rc = fc_buf_printf(b,
+                           "POST /invoke HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                           "Content-Type: %.*s\r\nContent-Length: %llu\r\n",
+                           ct ? (int)ct->value_len : 24,
+                           ct ? ct->value : "application/octet-stream",
+                           (unsigned long long)body_len);
+    return rc < 0 ? rc : fc_invocation_fc_headers(b, fn, rid, "/invoke");
+}
+
+/* The client's own request for an HTTP trigger: method, full path and
+ * query, its headers (minus dropped ones), body, plus x-fc-base-path and
+ * the client's address (CONTRACT.md §3.3). */
+static int build_http_head(struct fc_buf *b, const struct fc_conn *c,
+                           const struct fc_http_req *req, const struct fc_route *route,
+                           const struct fc_function *fn, uint64_t body_len, const char *rid) {
+    int rc = fc_buf_printf(b, "%.*s %.*s HTTP/1.1\r\n", (int)req->method_len, req->method,
+                           (int)req->target_len, req->target);
+    const char *xff = NULL;
+    uint32_t xff_len = 0;
+    bool host = false;
+    for (uint32_t i = 0; rc == 0 && i < req->headers_count; i++) {
+        const struct fc_http_header *h = &req->headers[i];
+        if (header_dropped(h))
+            continue;
+        if (name_is(h, "x-forwarded-for")) {
+            xff = h->value;
+            xff_len = h->value_len;
+            continue;
+        }
+        host |= name_is(h, "host");
+        rc = fc_buf_printf(b, "%.*s: %.*s\r\n", (int)h->name_len, h->name, (int)h->value_len,
+                           h->value);
+    }
+    if (rc == 0 && !host)
+        rc = fc_buf_printf(b, "Host: 127.0.0.1\r\n");
+    if (rc == 0 && (body_len > 0 || req->has_content_length || req->chunked))
+        rc = fc_buf_printf(b, "Content-Length: %llu\r\n", (unsigned long long)body_len);
+    if (rc == 0)
+        rc = fc_buf_printf(b, "X-Forwarded-For: %.*s%s%s\r\nx-fc-client-ip: %s\r\n",
+                           (int)xff_len, xff ? xff : "", xff ? ", " : "", c->client_ip,
+                           c->client_ip);
+    if (rc == 0) /* the target up to and including the function name */
+        rc = fc_buf_printf(b, "x-fc-base-path: %.*s\r\n",
+                           (int)(route->function.ptr + route->function.len - req->target),
+                           req->target);
+    return rc < 0 ? rc : fc_invocation_fc_headers(b, fn, rid, "/http-invoke");
+}
+
+/* ---- starting an invocation ---------------------------------------------------- */
+
+/* Checks before an invocation: the function exists, its trigger admits the
+ * request. Returns the function, or NULL with an error response written
+ * (*status set). */
+static const struct fc_function *resolve(struct fc_conn *c, const struct fc_http_req *req,
+                                         const struct fc_route *route, bool keep_alive,
+                                         const char *rid, int *status) {
+    const struct fc_catalog *cat = &c->io->cfg->catalog;
+    bool http10 = req->minor_version == 0, head = req->method_id == FC_HTTP_HEAD;
+    char a[NAME_BYTES_MAX], b[NAME_BYTES_MAX];
+    const char *fn_name = slice_str(a, sizeof(a), route->function.ptr, route->function.len);
+    const char *svc = slice_str(b, sizeof(b), route->service.ptr, route->service.len);
+    const struct fc_function *fn = fc_catalog_find(cat, route->service.ptr, route->service.len,
+                                                   route->function.ptr, route->function.len);
+    if (fn == NULL && !fc_catalog_has_service(cat, route->service.ptr, route->service.len))
+        *status = fc_response_error(&c->out, keep_alive, http10, head, rid,
+                                    FC_ERR_SERVICE_NOT_FOUND, svc);
+    else if (fn == NULL)
+        *status = fc_response_error(&c->out, keep_alive, http10, head, rid,
+                                    FC_ERR_FUNCTION_NOT_FOUND, fn_name, svc);
+    else if (route->kind == FC_ROUTE_HTTP_TRIGGER && !fn->http_trigger)
+        *status = fc_response_error(&c->out, keep_alive, http10, head, rid,
+                                    FC_ERR_TRIGGER_NOT_FOUND, "http", fn_name);
+    else if (route->kind == FC_ROUTE_HTTP_TRIGGER &&
+             (req->method_id == FC_HTTP_OTHER ||
+              !(fn->http_methods & (1u << (req->method_id - FC_HTTP_GET)))))
+        *status = fc_response_error(&c->out, keep_alive, http10, head, rid, FC_ERR_ACCESS_DENIED,
+                                    "the HTTP trigger does not allow this method");
+    else if (route->kind == FC_ROUTE_HTTP_TRIGGER && !fn->http_anonymous)
+        *status = fc_response_error(&c->out, keep_alive, http10, head, rid, FC_ERR_ACCESS_DENIED,
+                                    "the HTTP trigger's authType is function: request signing "
+                                    "is not implemented in fcd yet");
+    else
+        return fn;
+    return NULL;
+}
+
+static bool invocation_is_async(const struct fc_http_req *req) {
+    const struct fc_http_header *h = fc_http_header_find(req, "x-fc-invocation-type", 20);
+    return h != NULL && h->value_len == 5 && strncasecmp(h->value, "async", 5) == 0;
+}
+
+static bool wants_log_tail(const struct fc_http_req *req) {
+    const struct fc_http_header *h = fc_http_header_find(req, "x-fc-log-type", 13);
+    return h != NULL && h->value_len == 4 && strncasecmp(h->value, "tail", 4) == 0;
+}
+
+static int dispatch_invoke(struct fc_conn *c, const struct fc_http_req *req,
+                           const struct fc_route *route, uint64_t body_len, size_t consumed,
+                           bool keep_alive, const char *rid) {
+    struct fc_io *io = c->io;
+    bool http10 = req->minor_version == 0, head = req->method_id == FC_HTTP_HEAD;
+    int status = 0;
+    const struct fc_function *fn = resolve(c, req, route, keep_alive, rid, &status);
+    if (fn == NULL)
+        return status;
+    if (invocation_is_async(req))
+        return fc_response_error(&c->out, keep_alive, http10, head, rid, FC_ERR_NOT_IMPLEMENTED,
+                                 "asynchronous invocation is not implemented in fcd yet");
+    if (io->free_invs_count == 0)
+        return fc_response_error(&c->out, keep_alive, http10, head, rid,
+                                 FC_ERR_RESOURCE_THROTTLED, "too many invocations in flight");
+    struct fc_invocation *inv = io->free_invs[--io->free_invs_count];
+    /* Relaxed: published to the worker by the submit ring's release. */
+    atomic_fetch_add_explicit(&inv->generation, 1, memory_order_relaxed);
+    inv->fn = fn;
+    inv->conn = c;
+    inv->kind = route->kind == FC_ROUTE_INVOKE ? FC_INV_EVENT : FC_INV_HTTP;
+    inv->want_log_tail = wants_log_tail(req);
+    inv->head_only = head && inv->kind == FC_INV_HTTP;
+    memcpy(inv->request_id, rid, sizeof(inv->request_id));
+    inv->head.len = inv->resp.len = inv->log_tail.len = 0;
+    inv->body_off = c->head_len;
+    inv->body_len = body_len;
+    inv->submit_us = fc_now_us();
+    int rc = inv->kind == FC_INV_EVENT ? build_event_head(&inv->head, req, fn, body_len, rid)
+                                       : build_http_head(&inv->head, c, req, route, fn, body_len,
+                                                         rid);
+    if (rc == 0)
+        rc = fc_buf_append(&inv->head, "\r\n", 2);
+    c->inv_method_off = (uint32_t)(req->method - c->in.data);
+    c->inv_method_len = req->method_len;
+    c->inv_target_off = (uint32_t)(req->target - c->in.data);
+    c->inv_target_len = req->target_len;
+    if (rc == 0)
+        rc = fc_conn_take_request(c, consumed, &inv->req);
+    if (rc == 0)
+        rc = fc_sched_submit(io->sched, inv);
+    if (rc < 0) {
+        io->free_invs[io->free_invs_count++] = inv;
+        return -1; /* the caller answers (the request bytes may be gone) */
+    }
+    c->inv = inv;
+    return 0;
+}
+
 int fc_dispatch(struct fc_conn *c, const struct fc_http_req *req, const char *body,
-                uint64_t body_len, bool keep_alive, const char *rid) {
+                uint64_t body_len, size_t consumed, bool keep_alive, const char *rid) {
     (void)body;
-    (void)body_len;
     struct fc_route route;
     enum fc_route_kind kind = fc_route_match(req->method_id, req->target, req->target_len, &route);
     bool http10 = req->minor_version == 0, head = req->method_id == FC_HTTP_HEAD;
@@ -52,11 +227,13 @@ int fc_dispatch(struct fc_conn *c, const struct fc_http_req *req, const char *bo
             return answer_health(c, req, keep_alive, rid);
         break;
     case FC_ROUTE_HTTP_TRIGGER:
-    case FC_ROUTE_INVOKE:
-        return fc_response_error(
-            &c->out, keep_alive, http10, head, rid, FC_ERR_FUNCTION_NOT_FOUND,
-            slice_str(a, sizeof(a), route.function.ptr, route.function.len),
-            slice_str(b, sizeof(b), route.service.ptr, route.service.len));
+    case FC_ROUTE_INVOKE: {
+        int status = dispatch_invoke(c, req, &route, body_len, consumed, keep_alive, rid);
+        if (status >= 0)
+            return status;
+        return fc_response_error(&c->out, keep_alive, http10, head, rid,
+                                 FC_ERR_RESOURCE_THROTTLED, "the scheduler is busy");
+    }
     case FC_ROUTE_API:
         snprintf(a, sizeof(a), "the management API (%.*s %.*s) is not implemented yet",
                  (int)req->method_len, req->method, (int)route.path.len, route.path.ptr);
@@ -68,4 +245,154 @@ int fc_dispatch(struct fc_conn *c, const struct fc_http_req *req, const char *bo
     return fc_response_error(&c->out, keep_alive, http10, head, rid, FC_ERR_PATH_NOT_SUPPORTED,
                              slice_str(a, sizeof(a), req->method, req->method_len),
                              slice_str(b, sizeof(b), req->target, req->target_len));
+}
+
+/* ---- answering a finished invocation ---------------------------------------- */
+
+/* Response headers an instance may not set (CONTRACT.md §3.4), and the
+ * hop-by-hop ones fcd answers for itself (RUNTIMES.md). */
+static bool resp_header_dropped(const struct fc_http_header *h) {
+    static const char *const dropped[] = {"connection", "keep-alive", "transfer-encoding",
+                                          "content-length", "date", "server", "trailer",
+                                          "upgrade", "proxy-connection"};
+    if (h->name_len >= 5 && strncasecmp(h->name, "x-fc-", 5) == 0)
+        return true;
+    for (size_t i = 0; i < sizeof(dropped) / sizeof(dropped[0]); i++)
+        if (name_is(h, dropped[i]))
+            return true;
+    return false;
+}
+
+/* The x-fc-* headers of every invocation response (CONTRACT.md §2.2). */
+static int invocation_headers(struct fc_buf *b, const struct fc_invocation *inv) {
+    int rc = fc_buf_printf(b,
+                           "x-fc-invocation-duration: %llu\r\n"
+                           "x-fc-max-memory-usage: %.2f\r\n"
+                           "x-fc-invocation-service-version: LATEST\r\n",
+                           (unsigned long long)(inv->duration_us + 999) / 1000,
+                           inv->max_memory_kb / 1024.0);
+    if (rc == 0 && inv->instance_id[0])
+        rc = fc_buf_printf(b, "x-fc-instance-id: %s\r\n", inv->instance_id);
+    if (rc == 0 && inv->want_log_tail && inv->log_tail.len > 0) {
+        rc = fc_buf_printf(b, "x-fc-log-result: ");
+        if (rc == 0)
+            rc = fc_buf_base64(b, inv->log_tail.data, inv->log_tail.len);
+        if (rc == 0)
+            rc = fc_buf_printf(b, "\r\n");
+    }
+    return rc;
+}
+
+/* The body of a function error FC reports as UnhandledInvocationError. */
+static int unhandled_message(char *out, size_t cap, const struct fc_invocation *inv) {
+    double mb = inv->max_memory_kb / 1024.0;
+    switch (inv->result) {
+    case FC_INV_TIMEOUT:
+        return snprintf(out, cap, "Function timed out after %u seconds (maxMemoryUsage: %.2fMB)",
+                        inv->fn->timeout_s, mb);
+    case FC_INV_CRASHED:
+        return snprintf(out, cap,
+                        "Process exited unexpectedly before completing request "
+                        "(duration: %llums, maxMemoryUsage: %.2fMB)",
+                        (unsigned long long)(inv->duration_us / 1000), mb);
+    default: /* FC_INV_INIT_FAILED */
+        return snprintf(out, cap, "Function initialization failed: %s", inv->error);
+    }
+}
+
+/* Timeout, crash, failed initializer: InvokeFunction answers 200 (SDKs
+ * retry 5xx, which would re-run the function), an HTTP trigger 502. */
+static int answer_unhandled(struct fc_conn *c, const struct fc_invocation *inv, bool keep_alive) {
+    char msg[2048], escaped[4096], body[4200];
+    int n = unhandled_message(msg, sizeof(msg), inv);
+    int e = fc_json_escape(escaped, sizeof(escaped), msg, n < (int)sizeof(msg) ? (size_t)n : 0);
+    int len = snprintf(body, sizeof(body), "{\"errorMessage\":\"%s\"}", e < 0 ? "" : escaped);
+    struct fc_buf extra = {0};
+    fc_buf_printf(&extra, "x-fc-error-type: UnhandledInvocationError\r\n");
+    invocation_headers(&extra, inv);
+    struct fc_response r = {.status = inv->kind == FC_INV_EVENT ? 200 : 502,
+                            .request_id = inv->request_id,
+                            .content_type = "application/json",
+                            .content_length = (uint64_t)len,
+                            .keep_alive = keep_alive,
+                            .http10 = c->inv_http10,
+                            .extra = extra.data};
+    int rc = fc_response_full(&c->out, &r, body, inv->head_only);
+    fc_buf_free(&extra);
+    return rc < 0 ? 500 : r.status;
+}
+
+/* The instance answered: pass its response on (HTTP trigger) or its body
+ * (InvokeFunction, where status and headers are dropped; CONTRACT.md §6.3). */
+static int answer_instance(struct fc_conn *c, const struct fc_invocation *inv, bool keep_alive) {
+    struct fc_io *io = c->io;
+    struct fc_http_resp resp = {.headers = io->headers, .headers_cap = io->limits.headers_max};
+    struct fc_http_limits limits = {(uint32_t)inv->resp_head_len, io->limits.headers_max};
+    if (fc_http_parse_response(inv->resp.data, inv->resp_head_len, &limits, &resp) < 0)
+        return fc_response_error(&c->out, keep_alive, c->inv_http10, inv->head_only,
+                                 inv->request_id, FC_ERR_BAD_RESPONSE, "too many headers");
+    bool event = inv->kind == FC_INV_EVENT, failed = inv->result == FC_INV_FUNCTION_ERROR;
+    struct fc_buf extra = {0};
+    const char *content_type = event && !failed ? "application/octet-stream" : NULL;
+    for (uint32_t i = 0; i < resp.headers_count; i++) {
+        const struct fc_http_header *h = &resp.headers[i];
+        bool keep = event ? failed && name_is(h, "content-type") : !resp_header_dropped(h);
+        if (keep)
+            fc_buf_printf(&extra, "%.*s: %.*s\r\n", (int)h->name_len, h->name, (int)h->value_len,
+                          h->value);
+    }
+    if (failed && event)
+        fc_buf_printf(&extra, "x-fc-error-type: UnhandledInvocationError\r\n");
+    invocation_headers(&extra, inv);
+    struct fc_response r = {.status = event ? 200 : resp.status,
+                            .request_id = inv->request_id,
+                            .content_type = content_type,
+                            .content_length = inv->resp.len - inv->resp_head_len,
+                            .keep_alive = keep_alive,
+                            .http10 = c->inv_http10,
+                            .extra = extra.data};
+    int rc = fc_response_full(&c->out, &r, inv->resp.data + inv->resp_head_len, inv->head_only);
+    fc_buf_free(&extra);
+    return rc < 0 ? 500 : r.status;
+}
+
+int fc_dispatch_complete(struct fc_conn *c, struct fc_invocation *inv, bool keep_alive) {
+    bool http10 = c->inv_http10, head = inv->head_only;
+    const char *rid = inv->request_id;
+    char name[NAME_BYTES_MAX];
+    switch (inv->result) {
+    case FC_INV_OK:
+    case FC_INV_FUNCTION_ERROR: return answer_instance(c, inv, keep_alive);
+    case FC_INV_TIMEOUT:
+    case FC_INV_CRASHED:
+    case FC_INV_INIT_FAILED: return answer_unhandled(c, inv, keep_alive);
+    case FC_INV_NOT_STARTED:
+        snprintf(name, sizeof(name), " %.200s", inv->error);
+        return fc_response_error(&c->out, keep_alive, http10, head, rid,
+                                 FC_ERR_FUNCTION_NOT_STARTED, name);
+    case FC_INV_BAD_RESPONSE:
+        return fc_response_error(&c->out, keep_alive, http10, head, rid, FC_ERR_BAD_RESPONSE,
+                                 inv->error);
+    case FC_INV_THROTTLED:
+        snprintf(name, sizeof(name), "concurrency limit exceeded for function '%s': %.100s",
+                 inv->fn->name, inv->error);
+        return fc_response_error(&c->out, keep_alive, http10, head, rid,
+                                 FC_ERR_RESOURCE_EXHAUSTED, name);
+    case FC_INV_CANCELLED:
+        return fc_response_error(&c->out, false, http10, head, rid,
+                                 FC_ERR_CLIENT_CLOSED_REQUEST);
+    case FC_INV_INTERNAL: break;
+    }
+    return fc_response_error(&c->out, keep_alive, http10, head, rid, FC_ERR_INTERNAL);
+}
+
+void fc_dispatch_recycle(struct fc_io *io, struct fc_invocation *inv) {
+    inv->conn = NULL;
+    inv->fn = NULL;
+    /* Keep the buffers for the next use, but not big ones. */
+    if (inv->resp.cap > 64 * 1024)
+        fc_buf_free(&inv->resp);
+    if (inv->req.cap > 64 * 1024)
+        fc_buf_free(&inv->req);
+    io->free_invs[io->free_invs_count++] = inv;
 }

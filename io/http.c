@@ -174,8 +174,8 @@ static int check_target(const char *t, size_t n, struct fc_http_req *req) {
     if (lower(t[0]) < 'a' || lower(t[0]) > 'z')
         return fail(req, EBADMSG, "invalid request target");
     size_t i = 1;
-    while (i < n && (((lower(t[i]) >= 'a' && lower(t[i]) <= 'z')) ||
-                     (t[i] >= '0' && t[i] <= '9') || t[i] == '+' || t[i] == '-' || t[i] == '.'))
+    while (i < n && (((lower(t[i]) >= 'a' && lower(t[i]) <= 'z')) || (t[i] >= '0' && t[i] <= '9') ||
+                     t[i] == '+' || t[i] == '-' || t[i] == '.'))
         i++;
     if (i + 1 >= n || t[i] != ':')
         return fail(req, EBADMSG, "invalid request target");
@@ -236,12 +236,12 @@ static int parse_request_line(const char **pp, const char *end, struct fc_http_r
 
 /* What the framing headers said, gathered over all header lines. */
 struct hdr_state {
-    uint32_t te_codings;   /* transfer codings listed, over all TE lines */
-    uint32_t te_chunked;   /* how many of them were "chunked" */
-    bool te_last_chunked;  /* the last one listed was "chunked" */
-    bool conn_close;       /* Connection lists "close" */
-    bool conn_keep_alive;  /* Connection lists "keep-alive" */
-    bool expect_continue;  /* Expect: 100-continue */
+    uint32_t te_codings;  /* transfer codings listed, over all TE lines */
+    uint32_t te_chunked;  /* how many of them were "chunked" */
+    bool te_last_chunked; /* the last one listed was "chunked" */
+    bool conn_close;      /* Connection lists "close" */
+    bool conn_keep_alive; /* Connection lists "keep-alive" */
+    bool expect_continue; /* Expect: 100-continue */
 };
 
 /* Parse one field line at *pp (name ":" OWS value OWS CRLF, RFC 9112 §5)
@@ -390,13 +390,10 @@ static int apply_field(const struct fc_http_header *h, struct hdr_state *st,
             return fail(req, EBADMSG, "unsupported Expect");
         st->expect_continue = true;
         return 0;
-    case 10:
-        return ieq(h->name, "connection", 10) ? parse_connection(v, n, st, req) : 0;
-    case 14:
-        return ieq(h->name, "content-length", 14) ? parse_content_length(v, n, req) : 0;
+    case 10: return ieq(h->name, "connection", 10) ? parse_connection(v, n, st, req) : 0;
+    case 14: return ieq(h->name, "content-length", 14) ? parse_content_length(v, n, req) : 0;
     case 17:
-        return ieq(h->name, "transfer-encoding", 17) ? parse_transfer_encoding(v, n, st, req)
-                                                     : 0;
+        return ieq(h->name, "transfer-encoding", 17) ? parse_transfer_encoding(v, n, st, req) : 0;
     }
     return 0;
 }
@@ -430,12 +427,24 @@ static int finish_head(const struct hdr_state *st, struct fc_http_req *req) {
 /* Parse the complete head buf[start..end), which ends in "\r\n\r\n" (or the
  * caller lied about prev_len; the parse stays in bounds either way).
  * Returns end, or a negative errno from the helpers. */
+static ssize_t parse_fields(const char *buf, const char *p, const char *e,
+                            const struct fc_http_limits *limits, struct fc_http_req *req);
+
 static ssize_t parse_head(const char *buf, size_t start, size_t end,
                           const struct fc_http_limits *limits, struct fc_http_req *req) {
     const char *p = buf + start, *e = buf + end;
     int rc = parse_request_line(&p, e, req);
     if (rc < 0)
         return rc;
+    return parse_fields(buf, p, e, limits, req);
+}
+
+/* The header lines of a complete head from p to e (requests and responses
+ * share them), then the framing verdict. Returns the head's end offset in
+ * buf or a negative errno. */
+static ssize_t parse_fields(const char *buf, const char *p, const char *e,
+                            const struct fc_http_limits *limits, struct fc_http_req *req) {
+    int rc;
     uint32_t max = limits->headers_max < req->headers_cap ? limits->headers_max : req->headers_cap;
     struct hdr_state st = {0};
     for (;;) {
@@ -487,8 +496,7 @@ ssize_t fc_http_parse_request(const char *buf, size_t len, size_t prev_len,
     if (end < 0)
         return end;
     if (end == 0)
-        return len >= limits->head_bytes_max ? fail(req, E2BIG, "request head too large")
-                                             : -EAGAIN;
+        return len >= limits->head_bytes_max ? fail(req, E2BIG, "request head too large") : -EAGAIN;
     assert((size_t)end <= lim);
     ssize_t rc = parse_head(buf, (size_t)start, (size_t)end, limits, req);
     assert(rc < 0 || (rc > start && (size_t)rc <= (size_t)end));
@@ -655,15 +663,13 @@ static int chunk_byte(struct fc_http_chunked *d, unsigned char c, uint64_t total
     case CH_TRAILER_NAME:
     case CH_TRAILER_VALUE:
     case CH_TRAILER_LF:
-    case CH_END_LF:
-        return chunk_trailer_byte(d, c);
-    default:
-        return chunk_size_byte(d, c, total, max);
+    case CH_END_LF: return chunk_trailer_byte(d, c);
+    default: return chunk_size_byte(d, c, total, max);
     }
 }
 
-ssize_t fc_http_chunked_decode(struct fc_http_chunked *dec, char *buf, size_t *len,
-                               uint64_t *total, uint64_t body_bytes_max) {
+ssize_t fc_http_chunked_decode(struct fc_http_chunked *dec, char *buf, size_t *len, uint64_t *total,
+                               uint64_t body_bytes_max) {
     assert(dec != NULL && len != NULL && total != NULL);
     assert(buf != NULL || *len == 0);
     assert(dec->state <= CH_ERROR);
@@ -741,4 +747,53 @@ const char *fc_http_reason(int status) {
     case 505: return "HTTP Version Not Supported";
     }
     return "Unknown";
+}
+
+/* ---- responses (from instances) ------------------------------------------ */
+
+/* Status line: HTTP-version SP 3DIGIT SP [reason-phrase] CRLF (RFC 9112 §4).
+ * A missing SP after the code is tolerated (some servers send none). */
+static int parse_status_line(const char **pp, const char *end, struct fc_http_resp *resp,
+                             struct fc_http_req *req) {
+    const char *p = *pp;
+    if (end - p < 12 || memcmp(p, "HTTP/1.", 7) != 0 || (p[7] != '0' && p[7] != '1') ||
+        p[8] != ' ' || p[9] < '1' || p[9] > '9' || p[10] < '0' || p[10] > '9' || p[11] < '0' ||
+        p[11] > '9')
+        return fail(req, EBADMSG, "invalid status line");
+    req->minor_version = resp->minor_version = (uint8_t)(p[7] - '0');
+    resp->status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+    p += 12;
+    if (p < end && *p == ' ')
+        p++;
+    while (p < end && (cls(*p) & C_VALUE))
+        p++;
+    if (end - p < 2 || p[0] != '\r' || p[1] != '\n')
+        return fail(req, EBADMSG, "invalid reason phrase");
+    *pp = p + 2;
+    return 0;
+}
+
+ssize_t fc_http_parse_response(const char *buf, size_t len, const struct fc_http_limits *limits,
+                               struct fc_http_resp *resp) {
+    assert(resp != NULL && limits != NULL && (buf != NULL || len == 0));
+    struct fc_http_req req = {.headers = resp->headers, .headers_cap = resp->headers_cap};
+    *resp = (struct fc_http_resp){.headers = req.headers, .headers_cap = req.headers_cap};
+    size_t lim = len < limits->head_bytes_max ? len : limits->head_bytes_max;
+    ssize_t end = find_head_end(buf, 0, 0, lim, &req);
+    if (end == 0)
+        end = len >= limits->head_bytes_max ? fail(&req, E2BIG, "response head too large")
+                                            : -EAGAIN;
+    const char *p = buf;
+    if (end > 0) {
+        int rc = parse_status_line(&p, buf + end, resp, &req);
+        end = rc < 0 ? rc : parse_fields(buf, p, buf + end, limits, &req);
+    }
+    resp->error = req.error;
+    resp->headers_count = req.headers_count;
+    resp->keep_alive = req.keep_alive;
+    resp->chunked = req.chunked;
+    resp->has_content_length = req.has_content_length;
+    resp->content_length = req.content_length;
+    assert(end < 0 || (size_t)end <= len);
+    return end;
 }

@@ -48,7 +48,8 @@ struct fc_http_limits {
 
 struct fc_http_req {
     const char *method;
-    const char *target; /* request-target as sent: origin-form path?query */
+    const char *target; /* request-target as sent: origin-form path?query,
+                         * absolute-form (scheme ":" ...) or "*" (OPTIONS) */
     uint32_t method_len;
     uint32_t target_len;
     enum fc_http_method method_id;
@@ -82,7 +83,16 @@ struct fc_http_req {
  *   exceeds limits->headers_max (answer 400 and close);
  * -ENOTSUP for a Transfer-Encoding fcd does not implement (answer 501, close).
  * On every error req->error is set. Leading empty lines before the request
- * line are skipped (RFC 9112 §2.2) and counted in the return value. */
+ * line are skipped (RFC 9112 §2.2) and counted in the return value; they
+ * count against head_bytes_max too.
+ *
+ * Every line must end in CRLF: a bare LF (which RFC 9112 §2.2 would let us
+ * accept) or a bare CR is -EBADMSG, so that no proxy in front can split lines
+ * differently. A bare LF fails as soon as it arrives; everything else is
+ * judged once the head is complete, so an incomplete head is -EAGAIN even if
+ * its first lines are already bad. An HTTP version other than 1.0 and 1.1 is
+ * -EBADMSG ("unsupported HTTP version"); so is an Expect other than
+ * 100-continue ("unsupported Expect"; RFC 9110 would answer 417). */
 ssize_t fc_http_parse_request(const char *buf, size_t len, size_t prev_len,
                               const struct fc_http_limits *limits, struct fc_http_req *req);
 
@@ -95,7 +105,8 @@ const struct fc_http_header *fc_http_header_find(const struct fc_http_req *req, 
 struct fc_http_chunked {
     uint64_t chunk_left; /* data bytes left in the current chunk */
     uint8_t state;       /* private */
-    uint8_t ext_bytes;   /* private: bounds chunk extensions */
+    uint8_t ext_bytes;   /* private: reserved, unused (line_bytes bounds
+                          * the size line, extensions included) */
     uint16_t line_bytes; /* private: bounds size lines and trailers */
 };
 
@@ -110,12 +121,40 @@ struct fc_http_chunked {
  * were NOT moved: a caller that passed in_len input bytes finds them at
  * original_buf + in_len - n);
  * -EBADMSG on a bad chunk size, missing CRLF, over-long extensions or
- * trailers; -E2BIG when the decoded total would exceed body_bytes_max. */
+ * trailers; -E2BIG when the decoded total would exceed body_bytes_max
+ * (checked at each chunk-size line, before that chunk's data is read).
+ * On error *len still counts the bytes decoded before it, and later calls
+ * return -EBADMSG; after the end, later calls decode nothing and return
+ * their whole input as left over. Bare LF and CR are rejected here too. */
 ssize_t fc_http_chunked_decode(struct fc_http_chunked *dec, char *buf, size_t *len,
                                uint64_t *total, uint64_t body_bytes_max);
 
 /* Status code reason phrases for the response writer ("OK", "Not Found", ...).
  * Returns a static string; "Unknown" for codes without a phrase. */
 const char *fc_http_reason(int status);
+
+/* A parsed response head (from an instance). Same ownership rules as
+ * struct fc_http_req: strings point into the caller's buffer. */
+struct fc_http_resp {
+    int status;            /* 100..999 */
+    uint8_t minor_version; /* 0 or 1 */
+    bool keep_alive;       /* per version and Connection header */
+    bool chunked;          /* Transfer-Encoding: chunked (final) */
+    bool has_content_length;
+    uint64_t content_length;
+    struct fc_http_header *headers; /* caller-owned, headers_cap entries */
+    uint32_t headers_cap;
+    uint32_t headers_count;
+    const char *error; /* static reason when the parse failed */
+};
+
+/* Parse a response head in buf[0..len) (status line, headers, blank line).
+ * Returns the head's length; -EAGAIN when incomplete; -EBADMSG when
+ * malformed (including CL+TE together and differing Content-Lengths);
+ * -E2BIG over the limits. resp->error is set on every error. The caller
+ * decides the body framing: none for 1xx/204/304 and HEAD requests, chunked,
+ * Content-Length, else until the connection closes. */
+ssize_t fc_http_parse_response(const char *buf, size_t len, const struct fc_http_limits *limits,
+                               struct fc_http_resp *resp);
 
 #endif

@@ -12,11 +12,13 @@
 #include <stdint.h>
 
 #include "core/config.h"
+#include "core/invocation.h"
 #include "core/reqid.h"
+#include "core/sched.h"
 #include "core/wheel.h"
 #include "io/http.h"
 #include "io/response.h"
-#include "io/uring.h"
+#include "core/uring.h"
 
 /* io_uring user_data: a pointer to an fc_io or fc_conn (8-byte aligned) with
  * the operation in its low 3 bits. */
@@ -77,6 +79,15 @@ struct fc_conn {
     struct fc_wheel_entry timer;
     uint64_t request_start_us;
     struct fc_conn *next_free;
+
+    /* While an invocation runs for this connection's current request: */
+    struct fc_invocation *inv; /* owned by a worker until it comes back */
+    bool inv_keep_alive;
+    bool request_taken; /* fc_conn_take_request moved the current request */
+    bool inv_http10;
+    uint32_t inv_method_off, inv_method_len; /* in inv->req, for the access line */
+    uint32_t inv_target_off, inv_target_len;
+    char client_ip[46];
 };
 
 struct fc_server;
@@ -112,6 +123,10 @@ struct fc_io {
 
     struct fc_buf spare[64]; /* emptied connection buffers kept for reuse */
     uint32_t spare_count;
+
+    struct fc_sched *sched;
+    struct fc_invocation **free_invs; /* stack of this thread's idle invocations */
+    uint32_t free_invs_count;
 };
 
 /* conn.c */
@@ -123,10 +138,23 @@ void fc_conn_drain_all(struct fc_io *io);
 /* Close every connection now. */
 void fc_conn_close_all(struct fc_io *io);
 
+/* A worker finished c's invocation (c may be closed already). */
+void fc_conn_on_invocation(struct fc_conn *c, struct fc_invocation *inv);
+/* Move the request (head + body, `consumed` bytes at the front of c->in)
+ * into *to, leaving only the bytes after it (pipelined) in c->in. */
+int fc_conn_take_request(struct fc_conn *c, size_t consumed, struct fc_buf *to);
+
 /* dispatch.c: answer one complete request (head in req, body in
- * body[0..body_len)) by appending a response to c->out. Returns the status. */
+ * body[0..body_len), the whole request `consumed` bytes of c->in) by
+ * appending a response to c->out and returning its status, or by starting
+ * an invocation (c->inv set) and returning 0. */
 int fc_dispatch(struct fc_conn *c, const struct fc_http_req *req, const char *body,
-                uint64_t body_len, bool keep_alive, const char *request_id);
+                uint64_t body_len, size_t consumed, bool keep_alive, const char *request_id);
+/* Append the response for a finished invocation to c->out; returns the
+ * status. The caller recycles inv afterwards. */
+int fc_dispatch_complete(struct fc_conn *c, struct fc_invocation *inv, bool keep_alive);
+/* Give a finished invocation back to its io thread's free stack. */
+void fc_dispatch_recycle(struct fc_io *io, struct fc_invocation *inv);
 
 /* Monotonic microseconds. */
 uint64_t fc_now_us(void);

@@ -13,34 +13,6 @@
 #define ERROR_BODY_BYTES_MAX 8192
 #define HEAD_BYTES_MAX 1024 /* fixed headers; `extra` is counted on top */
 
-int fc_buf_reserve(struct fc_buf *b, size_t more) {
-    if (b->cap - b->len >= more)
-        return 0;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap - b->len < more)
-        cap *= 2;
-    char *data = realloc(b->data, cap);
-    if (data == NULL)
-        return -ENOMEM;
-    b->data = data;
-    b->cap = cap;
-    return 0;
-}
-
-int fc_buf_append(struct fc_buf *b, const void *data, size_t len) {
-    if (fc_buf_reserve(b, len) < 0)
-        return -ENOMEM;
-    memcpy(b->data + b->len, data, len);
-    b->len += len;
-    return 0;
-}
-
-void fc_buf_free(struct fc_buf *b) {
-    free(b->data);
-    b->data = NULL;
-    b->len = b->cap = 0;
-}
-
 /* "Date: Tue, 01 Dec 2026 10:00:00 GMT" formatted at most once a second per
  * thread: strftime per response would cost more than the rest of the head. */
 static const char *date_header(void) {

@@ -10,20 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "core/errors.h"
-
-/* A growable buffer. Zero-initialise; fc_buf_free releases it. */
-struct fc_buf {
-    char *data;
-    size_t len;
-    size_t cap;
-};
-
-/* Make room for `more` bytes past len. Returns 0 or -ENOMEM (buf unchanged). */
-int fc_buf_reserve(struct fc_buf *b, size_t more);
-/* Append bytes. Returns 0 or -ENOMEM (buf unchanged). */
-int fc_buf_append(struct fc_buf *b, const void *data, size_t len);
-void fc_buf_free(struct fc_buf *b);
 
 /* What a response head says besides its status. */
 struct fc_response {

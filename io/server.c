@@ -25,6 +25,7 @@
 
 struct fc_server {
     const struct fc_config *cfg;
+    struct fc_sched *sched;
     uint32_t threads_count;
     struct fc_io *threads;
     /* Set by the main thread, read by io threads after their eventfd fires;
@@ -61,10 +62,29 @@ static int listen_socket(const struct sockaddr_storage *addr,
     return fd;
 }
 
+/* SO_REUSEPORT would let a second fcd (same uid) join our port and take
+ * half the connections without a word. A plain bind first fails with
+ * EADDRINUSE when anyone holds the address. */
+static int address_free(const struct sockaddr_storage *addr, socklen_t len) {
+    int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (addr->ss_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    int rc = bind(fd, (const struct sockaddr *)addr, len) < 0 ? -errno : 0;
+    close(fd);
+    return rc;
+}
+
 /* Open every thread's socket; the first one resolves port 0 for the rest. */
 static int listen_all(struct fc_server *s) {
     struct sockaddr_storage addr = s->cfg->listen_addr;
     socklen_t len = s->cfg->listen_addr_len;
+    int rc = address_free(&addr, len);
+    if (rc < 0)
+        return rc;
     for (uint32_t i = 0; i < s->threads_count; i++) {
         int fd = listen_socket(&addr, len);
         if (fd < 0)
@@ -108,6 +128,14 @@ static int io_init(struct fc_io *io) {
     rc = fc_reqid_init(&io->reqid);
     if (rc < 0)
         return rc;
+    uint32_t invs_count;
+    struct fc_invocation *invs = fc_sched_invocations(io->sched, io->index, &invs_count);
+    io->free_invs = calloc(invs_count, sizeof(*io->free_invs));
+    if (io->free_invs == NULL)
+        return -ENOMEM;
+    for (uint32_t i = invs_count; i-- > 0;)
+        io->free_invs[io->free_invs_count++] = &invs[i];
+    fc_sched_io_register(io->sched, io->index, io->wake_fd);
     io->now_ms = fc_now_us() / 1000;
     fc_wheel_init(&io->wheel, io->now_ms);
     return 0;
@@ -127,6 +155,7 @@ static void io_destroy(struct fc_io *io) {
         fc_buf_free(&io->spare[i]);
     free(io->headers);
     free(io->conns);
+    free(io->free_invs);
 }
 
 static void log_features(const struct fc_io *io) {
@@ -210,6 +239,15 @@ static void handle_cqe(struct fc_io *io, const struct io_uring_cqe *cqe) {
 
 /* ---- the loop ----------------------------------------------------------------- */
 
+/* Answer the invocations workers finished for this thread. */
+static void take_completions(struct fc_io *io) {
+    struct fc_invocation *done[64];
+    uint32_t n;
+    while ((n = fc_sched_poll(io->sched, io->index, done, 64)) > 0)
+        for (uint32_t i = 0; i < n; i++)
+            fc_conn_on_invocation(done[i]->conn, done[i]);
+}
+
 static void io_loop(struct fc_io *io) {
     arm_wake(io);
     arm_accept(io);
@@ -218,6 +256,7 @@ static void io_loop(struct fc_io *io) {
     for (;;) {
         io->now_ms = fc_now_us() / 1000;
         fc_wheel_run(&io->wheel, io->now_ms);
+        take_completions(io);
         fc_log_flush();
         if ((io->draining && io->conns_open == 0) || io->stopping)
             break;
@@ -229,8 +268,13 @@ static void io_loop(struct fc_io *io) {
             ts.tv_nsec = (long long)(wait_ms % 1000) * 1000000;
             tsp = &ts;
         }
+        if (!fc_sched_io_may_sleep(io->sched, io->index)) {
+            ts = (struct __kernel_timespec){0}; /* completions wait: just poll */
+            tsp = &ts;
+        }
         struct io_uring_cqe *cqe;
         int rc = io_uring_submit_and_wait_timeout(&io->ring, &cqe, 1, tsp, NULL);
+        fc_sched_io_awake(io->sched, io->index);
         if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY) {
             FC_LOG_ERROR("io_uring wait: %s", strerror(-rc));
             break;
@@ -268,11 +312,12 @@ static void *io_main(void *arg) {
 
 /* ---- public ------------------------------------------------------------------- */
 
-int fc_server_start(const struct fc_config *cfg, struct fc_server **out) {
+int fc_server_start(const struct fc_config *cfg, struct fc_sched *sched, struct fc_server **out) {
     struct fc_server *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return -ENOMEM;
     s->cfg = cfg;
+    s->sched = sched;
     s->threads_count = cfg->io_threads;
     s->threads = calloc(s->threads_count, sizeof(*s->threads));
     if (s->threads == NULL) {
@@ -284,7 +329,7 @@ int fc_server_start(const struct fc_config *cfg, struct fc_server **out) {
         /* The eventfd exists before the thread, so a drain can never miss it. */
         int wake_fd = eventfd(0, EFD_CLOEXEC);
         s->threads[i] = (struct fc_io){.server = s, .cfg = cfg, .index = i, .listen_fd = -1,
-                                       .wake_fd = wake_fd};
+                                       .wake_fd = wake_fd, .sched = sched};
         if (wake_fd < 0)
             rc = -errno;
     }

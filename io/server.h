@@ -16,14 +16,16 @@
 #include <stdint.h>
 
 #include "core/config.h"
+#include "core/sched.h"
 
 struct fc_server;
 
-/* Bind the listening sockets and start cfg->io_threads io threads. cfg is
- * borrowed until fc_server_destroy. Returns 0 with *out set, or -errno
+/* Bind the listening sockets and start cfg->io_threads io threads, which
+ * hand invocations to `sched` (started for cfg->io_threads io threads). cfg
+ * and sched are borrowed until fc_server_destroy. Returns 0 with *out set, or -errno
  * (-EADDRINUSE, -EACCES, io_uring setup errors); nothing is left running
  * then. The bound address (port 0 resolved) is logged as "listening on". */
-int fc_server_start(const struct fc_config *cfg, struct fc_server **out);
+int fc_server_start(const struct fc_config *cfg, struct fc_sched *sched, struct fc_server **out);
 
 /* Stop accepting, close idle connections, and let each in-flight request
  * finish (its response says Connection: close). Returns at once; any thread. */
@@ -34,7 +36,8 @@ void fc_server_drain(struct fc_server *s);
  * everything drained in time, -ETIMEDOUT when connections were cut. */
 int fc_server_join(struct fc_server *s, uint32_t grace_ms);
 
-/* Free everything; the threads must have been joined. */
+/* Free everything; the threads must have been joined, and the scheduler
+ * stopped (its workers write the io threads' eventfds, closed here). */
 void fc_server_destroy(struct fc_server *s);
 
 #endif

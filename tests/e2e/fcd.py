@@ -1,7 +1,9 @@
 """Helpers for end-to-end tests: start a real fcd on a free loopback port,
 speak raw HTTP to it, and read its log."""
+import json
 import os
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -9,6 +11,27 @@ import tempfile
 import time
 
 FCD = os.environ.get("FCD", "build/cc/fcd")
+# Sanitizer builds run slower: upper bounds on waits are multiplied by SLOW
+# (lower bounds never are).
+SLOW = float(os.environ.get("E2E_SLOW", "4" if "thread" in FCD else
+                            "2" if "address" in FCD else "1"))
+
+# What a sanitizer build writes to stderr (the log) when it finds a bug.
+SANITIZER_MARKS = (b"ERROR: AddressSanitizer", b"ERROR: LeakSanitizer", b"runtime error:",
+                   b"WARNING: ThreadSanitizer")
+
+
+def sanitizer_report(log):
+    """The first sanitizer report in a log (bytes), from its marker on, or None."""
+    hits = [log.find(m) for m in SANITIZER_MARKS if m in log]
+    return log[min(hits):min(hits) + 4000].decode(errors="replace") if hits else None
+
+
+def check_log_clean(path):
+    """Fail (AssertionError) when the log file at path holds a sanitizer report."""
+    with open(path, "rb") as f:
+        report = sanitizer_report(f.read())
+    assert report is None, "sanitizer report in %s:\n%s" % (path, report)
 
 
 class Conn(socket.socket):
@@ -20,18 +43,22 @@ class Fcd:
     """A running fcd in the foreground on 127.0.0.1 (port chosen by the
     kernel). Use as a context manager; stop() sends SIGTERM and returns the
     exit status. Extra flags go in `args`, an optional JSON config text in
-    `config`."""
+    `config` (written to self.config_path), another loopback address in
+    `host` ("::1" for IPv6). Leaving the context (and stop()) fails the test
+    when the log holds a sanitizer report."""
 
-    def __init__(self, args=(), config=None, io_threads=1):
+    def __init__(self, args=(), config=None, io_threads=1, host="127.0.0.1"):
         self.dir = tempfile.mkdtemp(prefix="fcd-e2e-")
         self.log_path = os.path.join(self.dir, "fcd.log")
-        cmd = [FCD, "--foreground", "--listen", "127.0.0.1:0", "--data-dir",
+        self.host = host
+        listen = "[%s]:0" % host if ":" in host else "%s:0" % host
+        cmd = [FCD, "--foreground", "--listen", listen, "--data-dir",
                os.path.join(self.dir, "data"), "--io-threads", str(io_threads)]
+        self.config_path = os.path.join(self.dir, "fcd.json")
         if config is not None:
-            path = os.path.join(self.dir, "fcd.json")
-            with open(path, "w") as f:
+            with open(self.config_path, "w") as f:
                 f.write(config)
-            cmd += ["--config", path]
+            cmd += ["--config", self.config_path]
         cmd += list(args)
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
@@ -40,7 +67,8 @@ class Fcd:
     def _wait_port(self, timeout=10.0):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            m = re.search(rb"listening on 127\.0\.0\.1:(\d+)", self.read_log())
+            host = ("[%s]" % self.host if ":" in self.host else self.host).encode()
+            m = re.search(rb"listening on " + re.escape(host) + rb":(\d+)", self.read_log())
             if m:
                 return int(m.group(1))
             if self.proc.poll() is not None:
@@ -53,7 +81,7 @@ class Fcd:
             return f.read()
 
     def connect(self, timeout=10.0):
-        s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        s = socket.create_connection((self.host, self.port), timeout=timeout)
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn = Conn(fileno=s.detach())
         conn.settimeout(timeout)
@@ -62,24 +90,37 @@ class Fcd:
     def signal(self, sig):
         self.proc.send_signal(sig)
 
-    def stop(self, timeout=15.0):
+    def fd_count(self):
+        """Open file descriptors of the fcd process (from /proc)."""
+        return len(os.listdir("/proc/%d/fd" % self.proc.pid))
+
+    def stop(self, timeout=15.0, sig=None):
+        """Send sig (default SIGTERM), wait for the exit and return its status."""
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.proc.send_signal(signal.SIGTERM if sig is None else sig)
         try:
-            return self.proc.wait(timeout)
+            status = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
             raise
+        check_log_clean(self.log_path)
+        return status
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, *exc):
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
         self.log.close()
+        if exc_type is None:
+            check_log_clean(self.log_path)
+        else:  # keep the test's own failure, but still show a report
+            report = sanitizer_report(self.read_log())
+            if report:
+                print("# sanitizer report in %s:\n%s" % (self.log_path, report))
 
 
 def read_response(sock, head_only=False):
@@ -94,7 +135,12 @@ def read_response(sock, head_only=False):
         buf += chunk
     head, _, rest = buf.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split(" ")[1])
+    # Strict, so stray bytes before a response (a body where none belongs)
+    # are caught.
+    m = re.fullmatch(r"HTTP/1\.1 (\d{3}) [^\r\n]*", lines[0])
+    if m is None:
+        raise AssertionError("bad status line %r" % lines[0])
+    status = int(m.group(1))
     headers = {}
     for line in lines[1:]:
         k, _, v = line.partition(":")
@@ -128,3 +174,72 @@ def is_closed(sock, timeout=5.0):
         return True
     except socket.timeout:
         return False
+
+
+def read_until_close(sock, timeout=5.0, limit=1 << 20):
+    """Bytes the peer sends until it closes (EOF or reset) within timeout;
+    raises AssertionError when it stays open or sends more than limit."""
+    data, deadline = sock._fcd_buf, time.monotonic() + timeout
+    sock._fcd_buf = b""
+    try:
+        while len(data) <= limit:
+            left = deadline - time.monotonic()
+            assert left > 0, "connection still open after %.1f s" % timeout
+            sock.settimeout(left)
+            chunk = sock.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+    except (ConnectionResetError, BrokenPipeError):
+        return data
+    except socket.timeout:
+        raise AssertionError("connection still open after %.1f s" % timeout)
+    raise AssertionError("more than %d bytes before close" % limit)
+
+
+def nothing_pending(sock, wait=0.2):
+    """True when no bytes arrive (and the connection is not closed) within wait."""
+    if sock._fcd_buf:
+        return False
+    sock.settimeout(wait)
+    try:
+        sock.recv(1, socket.MSG_PEEK)  # data, or b"" at EOF
+        return False
+    except socket.timeout:
+        return True
+    except (ConnectionResetError, BrokenPipeError):
+        return False
+
+
+def check_error(status, headers, body, want_status, want_code):
+    """Assert an FC JSON error response (CONTRACT.md 2.4); returns the body."""
+    assert status == want_status, (status, body)
+    assert headers.get("content-type") == "application/json", headers
+    err = json.loads(body)
+    assert err["ErrorCode"] == err["Code"] == want_code, err
+    assert err["ErrorMessage"] == err["Message"] and err["ErrorMessage"], err
+    assert err["RequestId"] == headers["x-fc-request-id"], (err, headers)
+    assert len(err["RequestId"]) == 36, err
+    assert int(headers["content-length"]) == len(body), headers
+    return err
+
+
+def raise_nofile(want):
+    """Raise this process's RLIMIT_NOFILE soft limit towards want (the hard
+    limit bounds it); returns the new soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    new = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    if new > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def wait_for(pred, timeout, step=0.02):
+    """Poll pred() until it returns true or timeout seconds pass; returns
+    its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or time.monotonic() >= deadline:
+            return v
+        time.sleep(step)

@@ -89,8 +89,8 @@ static void check_result(const char *buf, size_t len, const struct fc_http_limit
 /* Feed buf in pieces growing by `step` bytes, passing prev_len, until an
  * answer; it must equal a from-scratch parse of that prefix and of the
  * whole input (an answer never changes once given). */
-static void check_pieces(const char *buf, size_t len, size_t step,
-                         const struct fc_http_limits *lim, const struct parse *whole) {
+static void check_pieces(const char *buf, size_t len, size_t step, const struct fc_http_limits *lim,
+                         const struct parse *whole) {
     static struct parse part, fresh;
     size_t prev = 0;
     for (size_t n = step < len ? step : len;; n = n + step < len ? n + step : len) {

@@ -19,4 +19,48 @@
     /* io/router */                                                                                \
     X(router_paths)                                                                                \
     /* io/http */                                                                                  \
-    X(http_reason)
+    X(http_simple_get)                                                                             \
+    X(http_post_content_length)                                                                    \
+    X(http_keep_alive_rules)                                                                       \
+    X(http_connection_list)                                                                        \
+    X(http_case_insensitive_names)                                                                 \
+    X(http_ows_stripped)                                                                           \
+    X(http_method_ids)                                                                             \
+    X(http_target_forms)                                                                           \
+    X(http_leading_empty_lines)                                                                    \
+    X(http_pipelined)                                                                              \
+    X(http_byte_by_byte)                                                                           \
+    X(http_malformed_table)                                                                        \
+    X(http_error_reasons)                                                                          \
+    X(http_head_bytes_limit)                                                                       \
+    X(http_header_count_limit)                                                                     \
+    X(http_header_find)                                                                            \
+    X(http_chunked_whole)                                                                          \
+    X(http_chunked_byte_by_byte)                                                                   \
+    X(http_chunked_extensions)                                                                     \
+    X(http_chunked_trailers)                                                                       \
+    X(http_chunked_bad)                                                                            \
+    X(http_chunked_body_max)                                                                       \
+    X(http_chunked_pipelined)                                                                      \
+    X(http_random_splits)                                                                          \
+    X(http_reason)                                                                                 \
+    /* runtime-shim/fcrt */                                                                        \
+    X(fcrt_keep_alive)                                                                             \
+    X(fcrt_pipelined_in_order)                                                                     \
+    X(fcrt_chunked_body)                                                                           \
+    X(fcrt_control_paths)                                                                          \
+    X(fcrt_http_request_fields)                                                                    \
+    X(fcrt_log_markers)                                                                            \
+    X(fcrt_failure_404)                                                                            \
+    X(fcrt_malformed_400)                                                                          \
+    X(fcrt_head_too_large)                                                                         \
+    X(fcrt_connection_close)                                                                       \
+    X(fcrt_many_connections)                                                                       \
+    X(fcrt_big_bodies)                                                                             \
+    X(fcrt_expect_continue)                                                                        \
+    X(fcrt_response_api)                                                                           \
+    X(fcrt_half_close)                                                                             \
+    X(fcrt_port_from_env)                                                                          \
+    X(fcshim_session_and_code_dir)                                                                 \
+    X(fcshim_exit_codes)                                                                           \
+    X(fcshim_limits_and_ids)

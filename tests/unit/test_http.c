@@ -150,8 +150,8 @@ static ssize_t decode_pieces(const char *body, size_t len, const size_t *steps, 
 }
 
 /* Decode whole, in a guarded copy. */
-static ssize_t decode_whole(const char *body, size_t len, uint64_t max, char *out,
-                            size_t *out_len, uint64_t *total) {
+static ssize_t decode_whole(const char *body, size_t len, uint64_t max, char *out, size_t *out_len,
+                            uint64_t *total) {
     size_t step = len ? len : 1;
     return decode_pieces(body, len, &step, 1, max, out, out_len, total);
 }
@@ -300,10 +300,10 @@ FC_TEST(http_method_ids) {
         const char *m;
         enum fc_http_method id;
     } rows[] = {
-        {"GET", FC_HTTP_GET},         {"HEAD", FC_HTTP_HEAD},       {"POST", FC_HTTP_POST},
-        {"PUT", FC_HTTP_PUT},         {"DELETE", FC_HTTP_DELETE},   {"PATCH", FC_HTTP_PATCH},
-        {"OPTIONS", FC_HTTP_OPTIONS}, {"CONNECT", FC_HTTP_OTHER},   {"TRACE", FC_HTTP_OTHER},
-        {"GETS", FC_HTTP_OTHER},      {"PUR", FC_HTTP_OTHER},       {"M-SEARCH", FC_HTTP_OTHER},
+        {"GET", FC_HTTP_GET},         {"HEAD", FC_HTTP_HEAD},     {"POST", FC_HTTP_POST},
+        {"PUT", FC_HTTP_PUT},         {"DELETE", FC_HTTP_DELETE}, {"PATCH", FC_HTTP_PATCH},
+        {"OPTIONS", FC_HTTP_OPTIONS}, {"CONNECT", FC_HTTP_OTHER}, {"TRACE", FC_HTTP_OTHER},
+        {"GETS", FC_HTTP_OTHER},      {"PUR", FC_HTTP_OTHER},     {"M-SEARCH", FC_HTTP_OTHER},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         char req[64];
@@ -377,7 +377,7 @@ static const char *const valid_reqs[] = {
     "PUT /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n"
     "Connection: te, close\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
     "OPTIONS * HTTP/1.1\r\nA:\r\nB:  \t\r\nC: d\te\r\n\r\nGET / HTTP/1.1\r\n\r\n",
-    "GET / HTTP/1.1\r\n\n",         /* bare LF: the answer must not depend on pieces either */
+    "GET / HTTP/1.1\r\n\n", /* bare LF: the answer must not depend on pieces either */
     "GET / HTTP/2.0\r\nHost: a\r\n\r\n",
     "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
 };
@@ -393,8 +393,8 @@ FC_TEST(http_byte_by_byte) {
             snap_whole(&whole, valid_reqs[i], len, lims[l]);
             parse_pieces(&pieces, valid_reqs[i], len, lims[l], &one, 1);
             if (!snap_equal(&whole, &pieces))
-                fprintf(stderr, "# limits %zu request %zu: whole %zd, pieces %zd\n", l, i,
-                        whole.rc, pieces.rc);
+                fprintf(stderr, "# limits %zu request %zu: whole %zd, pieces %zd\n", l, i, whole.rc,
+                        pieces.rc);
             FC_CHECK(snap_equal(&whole, &pieces));
         }
     }
@@ -430,18 +430,18 @@ FC_TEST(http_malformed_table) {
         {"POST / HTTP/1.1\r\nTransfer-Encoding:\r\n\r\n", -EBADMSG},
         {"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", -EBADMSG},
         /* field syntax: RFC 9112 §5 */
-        {"GET / HTTP/1.1\r\nA: b\r\n c\r\n\r\n", -EBADMSG},   /* obs-fold */
-        {"GET / HTTP/1.1\r\nA: b\r\n\tc\r\n\r\n", -EBADMSG},  /* obs-fold, HTAB */
-        {"GET / HTTP/1.1\r\n Host: a\r\n\r\n", -EBADMSG},     /* first line folded */
-        {"GET / HTTP/1.1\r\nHost : a\r\n\r\n", -EBADMSG},     /* space before colon */
+        {"GET / HTTP/1.1\r\nA: b\r\n c\r\n\r\n", -EBADMSG},  /* obs-fold */
+        {"GET / HTTP/1.1\r\nA: b\r\n\tc\r\n\r\n", -EBADMSG}, /* obs-fold, HTAB */
+        {"GET / HTTP/1.1\r\n Host: a\r\n\r\n", -EBADMSG},    /* first line folded */
+        {"GET / HTTP/1.1\r\nHost : a\r\n\r\n", -EBADMSG},    /* space before colon */
         {"GET / HTTP/1.1\r\nHost\t: a\r\n\r\n", -EBADMSG},
-        {"GET / HTTP/1.1\r\nA: b\x01z\r\n\r\n", -EBADMSG},    /* CTL in value */
-        {"GET / HTTP/1.1\r\nA: b\x7fz\r\n\r\n", -EBADMSG},    /* DEL in value */
-        {"GET / HTTP/1.1\r\nA: b\rz\r\n\r\n", -EBADMSG},      /* bare CR in value */
-        {"GET / HTTP/1.1\r\nA(b: c\r\n\r\n", -EBADMSG},       /* not a token */
-        {"GET / HTTP/1.1\r\n: c\r\n\r\n", -EBADMSG},          /* empty name */
-        {"GET / HTTP/1.1\r\nAbc\r\n\r\n", -EBADMSG},          /* no colon */
-        {"GET / HTTP/1.1\r\n\rA: b\r\n\r\n", -EBADMSG},       /* bare CR at line start */
+        {"GET / HTTP/1.1\r\nA: b\x01z\r\n\r\n", -EBADMSG}, /* CTL in value */
+        {"GET / HTTP/1.1\r\nA: b\x7fz\r\n\r\n", -EBADMSG}, /* DEL in value */
+        {"GET / HTTP/1.1\r\nA: b\rz\r\n\r\n", -EBADMSG},   /* bare CR in value */
+        {"GET / HTTP/1.1\r\nA(b: c\r\n\r\n", -EBADMSG},    /* not a token */
+        {"GET / HTTP/1.1\r\n: c\r\n\r\n", -EBADMSG},       /* empty name */
+        {"GET / HTTP/1.1\r\nAbc\r\n\r\n", -EBADMSG},       /* no colon */
+        {"GET / HTTP/1.1\r\n\rA: b\r\n\r\n", -EBADMSG},    /* bare CR at line start */
         {"GET / HTTP/1.1\r\nExpect: 100-continue-ish\r\n\r\n", -EBADMSG},
         {"GET / HTTP/1.1\r\nExpect: 200-ok\r\n\r\n", -EBADMSG},
         {"GET / HTTP/1.1\r\nConnection: close;x\r\n\r\n", -EBADMSG},
@@ -449,10 +449,10 @@ FC_TEST(http_malformed_table) {
         {"GET / HTTP/1.1\nHost: a\n\n", -EBADMSG},
         {"GET / HTTP/1.1\r\nHost: a\n\r\n", -EBADMSG},
         {"GET / HTTP/1.1\r\n\n", -EBADMSG},
-        {"GET / HTTP/1.1\r\nHost: a\r\n", -EAGAIN},           /* complete lines only */
+        {"GET / HTTP/1.1\r\nHost: a\r\n", -EAGAIN}, /* complete lines only */
         {"\nGET / HTTP/1.1\r\n\r\n", -EBADMSG},
         {"\r\rGET / HTTP/1.1\r\n\r\n", -EBADMSG},
-        {"GET / HTTP/1.1\n", -EBADMSG},                      /* found before the end */
+        {"GET / HTTP/1.1\n", -EBADMSG}, /* found before the end */
         /* request line: RFC 9112 §3 */
         {"GET / HTTP/2.0\r\n\r\n", -EBADMSG},
         {"GET / HTTP/1.2\r\n\r\n", -EBADMSG},
@@ -461,8 +461,8 @@ FC_TEST(http_malformed_table) {
         {"GET / HTTP/1.1 \r\n\r\n", -EBADMSG},
         {"GET / HTTP/1.10\r\n\r\n", -EBADMSG},
         {"GET / HTTP/1\r\n\r\n", -EBADMSG},
-        {"GET /\r\n\r\n", -EBADMSG},                         /* HTTP/0.9 */
-        {"GET HTTP/1.1\r\n\r\n", -EBADMSG},                  /* missing target */
+        {"GET /\r\n\r\n", -EBADMSG},        /* HTTP/0.9 */
+        {"GET HTTP/1.1\r\n\r\n", -EBADMSG}, /* missing target */
         {"GET  / HTTP/1.1\r\n\r\n", -EBADMSG},
         {"GET /  HTTP/1.1\r\n\r\n", -EBADMSG},
         {"GET /a b HTTP/1.1\r\n\r\n", -EBADMSG},
@@ -478,7 +478,7 @@ FC_TEST(http_malformed_table) {
         {"GET abc HTTP/1.1\r\n\r\n", -EBADMSG},
         {"GET http: HTTP/1.1\r\n\r\n", -EBADMSG},
         {"GET / HTTP/1.1\x00\r\n\r\n", -EBADMSG},
-        {"GET / HTTP/9.9\r\n", -EAGAIN},                      /* judged when complete */
+        {"GET / HTTP/9.9\r\n", -EAGAIN}, /* judged when complete */
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         size_t len = strlen(rows[i].req);
@@ -629,9 +629,9 @@ FC_TEST(http_chunked_whole) {
     fc_test_guarded_free(buf, sizeof(wiki) - 1);
 
     /* upper-case hex, leading zeros, an empty body */
-    FC_CHECK_INT(decode_whole(S("00000000000000000000A\r\n0123456789\r\n0\r\n\r\n"), 100, out,
-                              &n, &total),
-                 0);
+    FC_CHECK_INT(
+        decode_whole(S("00000000000000000000A\r\n0123456789\r\n0\r\n\r\n"), 100, out, &n, &total),
+        0);
     FC_CHECK_SLICE(out, n, "0123456789");
     FC_CHECK_INT(decode_whole(S("0\r\n\r\n"), 100, out, &n, &total), 0);
     FC_CHECK_INT(n, 0);
@@ -660,9 +660,8 @@ FC_TEST(http_chunked_extensions) {
     char out[2048];
     size_t n;
     uint64_t total;
-    FC_CHECK_INT(decode_whole(S("4;a=b;c=\"x; y\"\r\nWiki\r\n0;last\r\n\r\n"), 100, out, &n,
-                              &total),
-                 0);
+    FC_CHECK_INT(
+        decode_whole(S("4;a=b;c=\"x; y\"\r\nWiki\r\n0;last\r\n\r\n"), 100, out, &n, &total), 0);
     FC_CHECK_SLICE(out, n, "Wiki");
     FC_CHECK_INT(decode_whole(S("4 \t;a\r\nWiki\r\n0\r\n\r\n"), 100, out, &n, &total), 0);
 
@@ -718,14 +717,24 @@ FC_TEST(http_chunked_trailers) {
 
 FC_TEST(http_chunked_bad) {
     static const char *const rows[] = {
-        "\r\n",      "g\r\n",       "-1\r\n",          "+1\r\n",   "0x5\r\n",    "1 2\r\n",
-        "1 \r\n",    " 1\r\n",      "1\n",              "1\rx",     ";a\r\n",     "1;\x7f\r\n",
-        "10000000000000000\r\n",   /* 2^64: overflows */
-        "fffffffffffffffff\r\n",   /* 17 digits */
-        "3\r\nabcX",               /* missing CRLF after data */
+        "\r\n",
+        "g\r\n",
+        "-1\r\n",
+        "+1\r\n",
+        "0x5\r\n",
+        "1 2\r\n",
+        "1 \r\n",
+        " 1\r\n",
+        "1\n",
+        "1\rx",
+        ";a\r\n",
+        "1;\x7f\r\n",
+        "10000000000000000\r\n", /* 2^64: overflows */
+        "fffffffffffffffff\r\n", /* 17 digits */
+        "3\r\nabcX",             /* missing CRLF after data */
         "3\r\nabc\rX",
         "3\r\nabc\n",
-        "3\r\nabcd\r\n",           /* longer than its size */
+        "3\r\nabcd\r\n", /* longer than its size */
         "0\r\n\r\r",
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -733,8 +742,8 @@ FC_TEST(http_chunked_bad) {
         size_t n, one = 1;
         uint64_t total;
         ssize_t whole = decode_whole(rows[i], strlen(rows[i]), UINT64_MAX, out, &n, &total);
-        ssize_t bytes = decode_pieces(rows[i], strlen(rows[i]), &one, 1, UINT64_MAX, out, &n,
-                                      &total);
+        ssize_t bytes =
+            decode_pieces(rows[i], strlen(rows[i]), &one, 1, UINT64_MAX, out, &n, &total);
         if (whole != -EBADMSG || bytes != -EBADMSG)
             fprintf(stderr, "# row %zu: %zd / %zd\n", i, whole, bytes);
         FC_CHECK_INT(whole, -EBADMSG);

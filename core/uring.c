@@ -1,5 +1,5 @@
 /* uring.c — see uring.h. */
-#include "io/uring.h"
+#include "core/uring.h"
 
 #include <assert.h>
 #include <errno.h>

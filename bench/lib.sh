@@ -1,0 +1,462 @@
+# shellcheck shell=bash
+# bench/lib.sh — shared helpers for fcd's benchmark scripts (sourced, not run).
+#
+# Method (../shared/BENCH.md): servers under test pinned to core 0, the load
+# generator pinned to core 1, systems measured in alternating order in the same
+# run, several repetitions, medians with min..max and ratios against a reference.
+# Everything listens on 127.0.0.1 and every load is bounded in time.
+#
+# A scenario script sources this file, calls bench_init, starts its systems with
+# the start_* helpers (each registers the system's name, pids and URL), calls
+# measure_wrk for each run, and finally summarize_wrk. Every process started here
+# is recorded by pid and stopped by the EXIT trap.
+#
+# Raw rows go to $RESULTS_DIR/<scenario file>.jsonl (appended; one JSON object per
+# run) and, for this invocation only, to $BENCH_TMP/rows.tsv, from which the
+# summary is computed.
+
+SERVER_CPU=${SERVER_CPU:-0}   # core for servers under test (and their instances)
+LOADGEN_CPU=${LOADGEN_CPU:-1} # core for the load generator
+CLK_TCK=$(getconf CLK_TCK)
+
+BENCH_TMP=""
+STARTED_PIDS=()
+declare -A SYS_PIDS=()  # system name -> space-separated pids whose CPU/RSS count
+declare -A SYS_URL=()   # system name -> URL the load generator hits
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# ---- setup and teardown -------------------------------------------------------
+
+# bench_init: repo root, results directory, private temp dir, cleanup trap.
+# Sets ROOT, HOST, RESULTS_DIR, BENCH_TMP, RUN_ID.
+bench_init() {
+    ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+    HOST=$(uname -n)
+    RUN_ID=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+    RESULTS_DIR=${RESULTS_DIR:-$ROOT/bench/results/$(date -u +%Y-%m-%d)-$HOST}
+    mkdir -p "$RESULTS_DIR"
+    BENCH_TMP=$(mktemp -d "${TMPDIR:-/tmp}/fcd-bench.XXXXXX")
+    : >"$BENCH_TMP/rows.tsv"
+    trap bench_cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    local tool
+    for tool in taskset wrk curl ss timeout awk; do
+        command -v "$tool" >/dev/null 2>&1 || die "$tool not found (run: make deps)"
+    done
+    [ "$(nproc)" -ge 2 ] || log "warning: fewer than 2 CPUs; server and load generator share a core"
+}
+
+# stop_pid PID: SIGTERM, wait up to 5 s (fcd drains), then SIGKILL.
+stop_pid() {
+    local pid=$1 _
+    kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        log "pid $pid ignored SIGTERM for 5 s; killing"
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+}
+
+bench_cleanup() {
+    local rc=$? pid
+    trap - EXIT INT TERM
+    for pid in "${STARTED_PIDS[@]}"; do
+        stop_pid "$pid"
+    done
+    if [ -n "$BENCH_TMP" ] && [ -d "$BENCH_TMP" ]; then
+        if [ "$rc" -ne 0 ]; then
+            # Keep the servers' logs visible when something went wrong.
+            local f
+            for f in "$BENCH_TMP"/*.log; do
+                [ -s "$f" ] || continue
+                log "--- tail of $(basename "$f")"
+                tail -n 20 "$f" >&2
+            done
+        fi
+        rm -rf "$BENCH_TMP"
+    fi
+    exit "$rc"
+}
+
+# background_busy [SECONDS]: percent of all CPUs busy over SECONDS (default 1)
+# while nothing of ours runs: other work on this shared VM skews every number,
+# so scenarios log it and note it in the summary.
+background_busy() {
+    local secs=${1:-1} a b
+    a=$(head -n 1 /proc/stat)
+    sleep "$secs"
+    b=$(head -n 1 /proc/stat)
+    # cpu user nice system idle iowait irq softirq steal ...: idle = idle+iowait.
+    awk -v a="$a" -v b="$b" 'BEGIN {
+        na = split(a, x, " "); split(b, y, " ")
+        for (i = 2; i <= na; i++) { d = y[i] - x[i]; tot += d; if (i == 5 || i == 6) idle += d }
+        printf "%.0f\n", (tot > 0) ? 100 * (tot - idle) / tot : 0
+    }'
+}
+
+# ---- ports and readiness ------------------------------------------------------
+
+# free_port: print a TCP port with no listener on it (checked with ss; the caller
+# retries if it races with another process and the bind fails).
+free_port() {
+    local port _
+    for _ in $(seq 100); do
+        port=$((20000 + RANDOM % 40000))
+        if ! ss -Htln "sport = :$port" | grep -q .; then
+            echo "$port"
+            return 0
+        fi
+    done
+    die "no free port found"
+}
+
+# wait_http URL PID: wait (≤ 5 s) until URL answers 2xx while PID is alive.
+wait_http() {
+    local url=$1 pid=$2 _
+    for _ in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || return 1
+        if curl -fsS -o /dev/null --max-time 1 "$url" 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    return 1
+}
+
+# start_server NAME PATH CMD...: start CMD pinned to $SERVER_CPU on a free port,
+# retrying on another port if it dies (port raced). CMD may contain the word
+# @PORT@, replaced by the port; a function name prepare_NAME, if defined, is
+# called with the port first (to write a config). Registers SYS_PIDS[NAME] and
+# SYS_URL[NAME]=http://127.0.0.1:PORT/PATH.
+start_server() {
+    local name=$1 path=$2 attempt port pid
+    shift 2
+    for attempt in 1 2 3; do
+        port=$(free_port)
+        if declare -F "prepare_$name" >/dev/null; then
+            "prepare_$name" "$port"
+        fi
+        local args=() a
+        for a in "$@"; do args+=("${a//@PORT@/$port}"); done
+        taskset -c "$SERVER_CPU" "${args[@]}" >"$BENCH_TMP/$name.log" 2>&1 &
+        pid=$!
+        STARTED_PIDS+=("$pid")
+        if wait_http "http://127.0.0.1:$port$path" "$pid"; then
+            SYS_PIDS[$name]=$pid
+            SYS_URL[$name]="http://127.0.0.1:$port$path"
+            log "$name: pid $pid, ${SYS_URL[$name]}"
+            return 0
+        fi
+        log "$name did not come up on port $port (attempt $attempt)"
+        stop_pid "$pid"
+    done
+    die "could not start $name (see $name.log above)"
+}
+
+# start_fcd NAME: fcd on one io thread, access log off, foreground, loopback.
+# The static-response scenario hits /healthz.
+start_fcd() {
+    local name=${1:-fcd}
+    [ -x "${FCD:-}" ] || die "FCD=${FCD:-} is not an executable (run: make)"
+    mkdir -p "$BENCH_TMP/$name-data"
+    printf '{"access_log": false}\n' >"$BENCH_TMP/$name.json"
+    start_server "$name" /healthz "$FCD" --foreground \
+        --listen 127.0.0.1:@PORT@ --data-dir "$BENCH_TMP/$name-data" \
+        --io-threads 1 --config "$BENCH_TMP/$name.json"
+}
+
+# prepare_nginx PORT: a private prefix and config: one process (master_process
+# off, so the pid we hold is the one serving), no access log, high keepalive,
+# a static 200 with the same 15-byte JSON body as fcd's /healthz.
+prepare_nginx() {
+    local port=$1 p=$BENCH_TMP/nginx temps="" m
+    mkdir -p "$p/logs" "$p/tmp"
+    # Temp paths default to /var/lib/nginx; keep them in the private prefix, but
+    # only for modules this nginx build has (nginx-light drops some).
+    for m in client_body proxy fastcgi uwsgi scgi; do
+        if [ "$m" = client_body ] || ! nginx -V 2>&1 | grep -q -- "--without-http_${m}_module"; then
+            mkdir -p "$p/tmp/$m"
+            temps="$temps    ${m}_temp_path $p/tmp/$m;"$'\n'
+        fi
+    done
+    cat >"$p/nginx.conf" <<EOF
+daemon off;
+master_process off;
+worker_processes 1;
+pid $p/nginx.pid;
+error_log $p/logs/error.log warn;
+events {
+    worker_connections 4096;
+}
+http {
+    access_log off;
+    keepalive_requests 10000000;
+    keepalive_timeout 75s;
+$temps
+    server {
+        listen 127.0.0.1:$port;
+        location / {
+            default_type application/json;
+            return 200 '{"status":"ok"}';
+        }
+    }
+}
+EOF
+}
+
+# start_nginx NAME: nginx serving the static 200 (see prepare_nginx).
+start_nginx() {
+    local name=${1:-nginx}
+    command -v nginx >/dev/null 2>&1 || die "nginx not found (run: make deps)"
+    start_server "$name" / nginx -p "$BENCH_TMP/nginx" -c "$BENCH_TMP/nginx/nginx.conf" \
+        -e "$BENCH_TMP/nginx/logs/error.log"
+}
+
+# ---- /proc sampling -------------------------------------------------------------
+
+# cpu_ticks PIDS...: utime+stime (clock ticks) summed over the processes (all
+# their threads). Field 2 (comm) may contain spaces, so split after the last ')'.
+cpu_ticks() {
+    local pid total=0 rest
+    for pid in "$@"; do
+        rest=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null) || continue
+        # After "comm) ": field 3 (state) is $1, so utime(14)=$12, stime(15)=$13.
+        total=$((total + $(awk '{print $12 + $13}' <<<"$rest")))
+    done
+    echo "$total"
+}
+
+# core_busy CPU: busy clock ticks of one core so far ("cpuN" line of /proc/stat,
+# everything but idle and iowait). Compared with the server's own ticks it shows
+# how much of the server's core other work took during a run.
+core_busy() {
+    awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
+}
+
+# wait_quiet [MAX_SECONDS]: on a shared VM, wait (bounded, default 120 s) until
+# less than 10% of all CPUs are busy; print the last reading.
+wait_quiet() {
+    local max=${1:-120} waited=0 busy
+    busy=$(background_busy 2)
+    while [ "$busy" -gt 10 ] && [ "$waited" -lt "$max" ]; do
+        [ "$waited" -eq 0 ] && log "CPUs ${busy}% busy with other work; waiting up to ${max} s for quiet"
+        sleep 3
+        waited=$((waited + 5))
+        busy=$(background_busy 2)
+    done
+    echo "$busy"
+}
+
+# mem_kb PIDS...: "VmRSS VmHWM" in KiB, summed over the processes.
+mem_kb() {
+    local pid
+    for pid in "$@"; do cat "/proc/$pid/status" 2>/dev/null; done |
+        awk '$1=="VmRSS:"{r+=$2} $1=="VmHWM:"{h+=$2} END{printf "%d %d\n", r, h}'
+}
+
+# ---- wrk ------------------------------------------------------------------------
+
+# run_wrk CONNS SECONDS URL OUT: closed-loop load, pinned, one thread, bounded by
+# timeout(1) in case wrk hangs. A done() hook prints exact percentiles (µs,
+# including p99.9, which --latency does not print); it adds no per-request Lua.
+run_wrk() {
+    local conns=$1 secs=$2 url=$3 out=$4
+    if [ ! -f "$BENCH_TMP/wrk-done.lua" ]; then
+        cat >"$BENCH_TMP/wrk-done.lua" <<'EOF'
+done = function(summary, latency, requests)
+  io.write(string.format("WRK_LUA requests=%d p50=%d p90=%d p99=%d p999=%d\n",
+    summary.requests, latency:percentile(50), latency:percentile(90),
+    latency:percentile(99), latency:percentile(99.9)))
+end
+EOF
+    fi
+    timeout --kill-after=5 "$((secs + 20))" taskset -c "$LOADGEN_CPU" \
+        wrk -t1 -c"$conns" -d"${secs}s" --timeout 5s --latency \
+        -s "$BENCH_TMP/wrk-done.lua" "$url" >"$out" 2>&1
+}
+
+# parse_wrk FILE: print "rps requests p50 p90 p99 p999 errors" (latencies in µs,
+# "null" when absent). Text output is authoritative for req/s, request count and
+# errors; the Lua line, when present, gives exact percentiles, otherwise the
+# --latency table is parsed (units us/ms/s/m/h). errors = socket errors
+# (connect+read+write+timeout) + "Non-2xx or 3xx responses".
+parse_wrk() {
+    awk '
+    function us(v,   n, u) {
+        n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+        if (u == "us") return n
+        if (u == "ms") return n * 1000
+        if (u == "s")  return n * 1000000
+        if (u == "m")  return n * 60000000
+        if (u == "h")  return n * 3600000000
+        return "null"
+    }
+    BEGIN { rps = "null"; req = "null"; p50 = p90 = p99 = p999 = "null"; err = 0 }
+    $1 == "50%" { p50 = us($2) }
+    $1 == "90%" { p90 = us($2) }
+    $1 == "99%" { p99 = us($2) }
+    / requests in / { req = $1 }
+    $1 == "Requests/sec:" { rps = $2 }
+    /Socket errors:/ {
+        for (i = 3; i < NF; i += 2) { v = $(i + 1); gsub(/,/, "", v); err += v }
+    }
+    /Non-2xx or 3xx responses:/ { err += $NF }
+    $1 == "WRK_LUA" {
+        for (i = 2; i <= NF; i++) { split($i, kv, "="); lua[kv[1]] = kv[2] }
+    }
+    END {
+        if ("p50" in lua) { p50 = lua["p50"]; p90 = lua["p90"]; p99 = lua["p99"]; p999 = lua["p999"] }
+        if (req == "null" && "requests" in lua) req = lua["requests"]
+        print rps, req, p50, p90, p99, p999, err
+    }' "$1"
+}
+
+# measure_wrk SCENARIO SYSTEM CONNS SECONDS WARMUP_SECONDS REP: warm up, then one
+# measured wrk run with CPU and memory sampled around it; appends one JSON line
+# to $RESULTS_DIR/$JSONL_NAME and one row to rows.tsv; logs a one-line result.
+measure_wrk() {
+    local scenario=$1 sys=$2 conns=$3 secs=$4 warm=$5 rep=$6
+    local url=${SYS_URL[$sys]} out=$BENCH_TMP/wrk-$sys-$conns-$rep.txt
+    local -a pids
+    read -r -a pids <<<"${SYS_PIDS[$sys]}"
+
+    if [ "$warm" -gt 0 ]; then
+        run_wrk "$conns" "$warm" "$url" "$BENCH_TMP/warmup.txt" ||
+            die "wrk warm-up against $sys failed: $(tail -n 3 "$BENCH_TMP/warmup.txt")"
+    fi
+    local t0 t1 c0 c1 w0 w1
+    t0=$(cpu_ticks "${pids[@]}")
+    c0=$(core_busy "$SERVER_CPU")
+    w0=$(date +%s%N)
+    run_wrk "$conns" "$secs" "$url" "$out" ||
+        die "wrk against $sys failed: $(tail -n 3 "$out")"
+    t1=$(cpu_ticks "${pids[@]}")
+    c1=$(core_busy "$SERVER_CPU")
+    w1=$(date +%s%N)
+    local pid
+    for pid in "${pids[@]}"; do
+        kill -0 "$pid" 2>/dev/null || die "$sys (pid $pid) died during the run"
+    done
+
+    local rps req p50 p90 p99 p999 err rss hwm cpu util other
+    read -r rps req p50 p90 p99 p999 err <<<"$(parse_wrk "$out")"
+    if [ "$rps" = null ] || [ "$req" = null ]; then
+        die "could not parse wrk output for $sys: $(head -c 400 "$out")"
+    fi
+    read -r rss hwm <<<"$(mem_kb "${pids[@]}")"
+    cpu=$(awk -v d="$((t1 - t0))" -v hz="$CLK_TCK" -v n="$req" \
+        'BEGIN { if (n > 0) printf "%.2f", d * 1e6 / hz / n; else print "null" }')
+    # Server CPU use in % of its core over the run (≈100: the server is the
+    # bottleneck), and % of that core used by anything else (interference).
+    read -r util other <<<"$(awk -v d="$((t1 - t0))" -v c="$((c1 - c0))" -v hz="$CLK_TCK" \
+        -v ns="$((w1 - w0))" 'BEGIN { t = ns / 1e9 * hz; o = (c - d) / t * 100
+            printf "%.0f %.0f\n", d / t * 100, (o < 0) ? 0 : o }')"
+
+    printf '{"run":"%s","host":"%s","scenario":"%s","system":"%s","connections":%d,"payload":%d,"rep":%d,"duration_s":%d,"requests":%s,"rps":%s,"p50_us":%s,"p90_us":%s,"p99_us":%s,"p99_9_us":%s,"errors":%s,"cpu_us_per_req":%s,"server_cpu_pct":%s,"core_other_pct":%s,"rss_kb":%s,"hwm_kb":%s}\n' \
+        "$RUN_ID" "$HOST" "$scenario" "$sys" "$conns" "${PAYLOAD:-0}" "$rep" "$secs" \
+        "$req" "$rps" "$p50" "$p90" "$p99" "$p999" "$err" "$cpu" "$util" "$other" "$rss" "$hwm" \
+        >>"$RESULTS_DIR/$JSONL_NAME"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+        "$scenario" "$sys" "$conns" "$rep" "$rps" "$p50" "$p90" "$p99" "$p999" \
+        "$err" "$cpu" "$rss" "$hwm" "$util" "$other" >>"$BENCH_TMP/rows.tsv"
+    log "$(printf '%-7s c=%-4s rep %d: %9.0f req/s  p50 %s µs  p99 %s µs  p99.9 %s µs  %s µs CPU/req (core %s%%, other work %s%%)  RSS %s KiB  errors %s' \
+        "$sys" "$conns" "$rep" "$rps" "$p50" "$p99" "$p999" "$cpu" "$util" "$other" "$rss" "$err")"
+}
+
+# ---- summary --------------------------------------------------------------------
+
+# summarize_wrk SCENARIO SUBJECT REFERENCE TARGET_CONNS TARGET_RATIO: markdown
+# table of median (min..max) per system and connection count for this
+# invocation's rows (with the server's use of its core and other work's share
+# of that core, to tell server-bound from client-bound or disturbed runs), a ratio row SUBJECT/REFERENCE per connection count (ratio of
+# medians, and the min..max of the per-repetition interleaved pairs), and the
+# target line "SUBJECT ≥ TARGET_RATIO× REFERENCE req/s at TARGET_CONNS
+# connections" marked met / not met (not met if SUBJECT had any errors).
+summarize_wrk() {
+    awk -F'\t' -v scen="$1" -v subj="$2" -v ref="$3" -v tconns="$4" -v tratio="$5" '
+    function sortn(a, n,   i, j, t) {            # insertion sort, numeric
+        for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > t + 0; j--) a[j + 1] = a[j]; a[j + 1] = t }
+    }
+    function median(a, n) { return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+    # stat(key, col, fmt): "median (min..max)" of column col over the group key
+    function stat(key, col, fmt,   n, i, a, v) {
+        n = 0
+        for (i = 1; i <= cnt[key]; i++) { v = val[key, i, col]; if (v != "null" && v != "") a[++n] = v }
+        if (n == 0) return "–"
+        sortn(a, n)
+        if (n == 1) return sprintf(fmt, a[1])
+        return sprintf(fmt " (" fmt ".." fmt ")", median(a, n), a[1], a[n])
+    }
+    function med(key, col,   n, i, a, v) {
+        n = 0
+        for (i = 1; i <= cnt[key]; i++) { v = val[key, i, col]; if (v != "null" && v != "") a[++n] = v }
+        if (n == 0) return ""
+        sortn(a, n); return median(a, n)
+    }
+    function sum(key, col,   i, s) { s = 0; for (i = 1; i <= cnt[key]; i++) s += val[key, i, col]; return s }
+    $1 == scen {
+        key = $2 SUBSEP $3
+        if (!(key in cnt)) { cnt[key] = 0 }
+        n = ++cnt[key]
+        for (c = 4; c <= NF; c++) val[key, n, c] = $c
+        rpsrep[$2, $3, $4] = $5
+        if (!($3 in seenc)) { seenc[$3] = 1; conns[++nc] = $3 }
+        if (!($2 in seens)) { seens[$2] = 1; systems[++ns] = $2 }
+    }
+    END {
+        # Connection counts in ascending order.
+        sortn(conns, nc)
+        print "| conns | system | req/s | p50 µs | p99 µs | p99.9 µs | CPU µs/req | server core % | other work on core % | RSS KiB (HWM) | errors |"
+        print "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        for (ci = 1; ci <= nc; ci++) {
+            c = conns[ci]
+            for (si = 1; si <= ns; si++) {
+                s = systems[si]; key = s SUBSEP c
+                if (!(key in cnt)) continue
+                printf "| %s | %s | %s | %s | %s | %s | %s | %.0f | %.0f | %s (%s) | %d |\n", c, s,
+                    stat(key, 5, "%.0f"), stat(key, 6, "%.0f"), stat(key, 8, "%.0f"),
+                    stat(key, 9, "%.0f"), stat(key, 11, "%.2f"), med(key, 14), med(key, 15),
+                    med(key, 12), med(key, 13), sum(key, 10)
+                if (med(key, 15) > 10) noisy = 1
+            }
+            ks = subj SUBSEP c; kr = ref SUBSEP c
+            if ((ks in cnt) && (kr in cnt) && med(kr, 5) > 0) {
+                r = med(ks, 5) / med(kr, 5)
+                # Per-repetition pairs (same rep number = adjacent runs).
+                pmin = ""; pmax = ""
+                for (i = 1; i <= cnt[ks]; i++) {
+                    rep = val[ks, i, 4]
+                    if (((ref, c, rep) in rpsrep) && rpsrep[ref, c, rep] > 0) {
+                        pr = val[ks, i, 5] / rpsrep[ref, c, rep]
+                        if (pmin == "" || pr < pmin) pmin = pr
+                        if (pmax == "" || pr > pmax) pmax = pr
+                    }
+                }
+                p99r = (med(kr, 8) > 0) ? sprintf("%.2f×", med(ks, 8) / med(kr, 8)) : "–"
+                cpur = (med(kr, 11) > 0) ? sprintf("%.2f×", med(ks, 11) / med(kr, 11)) : "–"
+                printf "| %s | **%s/%s** | **%.2f×** (pairs %.2f..%.2f) | | %s | | %s | | | | |\n",
+                    c, subj, ref, r, pmin, pmax, p99r, cpur
+                ratio[c] = r; p99ok[c] = med(ks, 8) <= med(kr, 8); errs[c] = sum(ks, 10)
+            }
+        }
+        print ""
+        if (noisy) print "**Warning:** other work took more than 10% of the server core during some runs; these numbers are skewed.\n"
+        if (tconns in ratio) {
+            met = (ratio[tconns] >= tratio && errs[tconns] == 0)
+            printf "Target: %s ≥ %.1f× %s req/s at %s connections — **%s** (%.2f×%s). p99 at %s connections: %s %s %s.\n",
+                subj, tratio, ref, tconns, met ? "met" : "not met", ratio[tconns],
+                errs[tconns] ? sprintf(", %d errors", errs[tconns]) : "",
+                tconns, subj, p99ok[tconns] ? "≤" : ">", ref
+        } else {
+            printf "Target: %s ≥ %.1f× %s req/s at %s connections — **not measured**.\n", subj, tratio, ref, tconns
+        }
+    }' "$BENCH_TMP/rows.tsv"
+}

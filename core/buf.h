@@ -1,0 +1,25 @@
+/* buf.h — a growable byte buffer. Owned by one thread at a time; moves
+ * between threads only inside an object handed over through a ring. */
+#ifndef FC_BUF_H
+#define FC_BUF_H
+
+#include <stddef.h>
+
+/* Zero-initialise; fc_buf_free releases it. */
+struct fc_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+};
+
+/* Make room for `more` bytes past len. Returns 0 or -ENOMEM (buf unchanged). */
+int fc_buf_reserve(struct fc_buf *b, size_t more);
+/* Append bytes. Returns 0 or -ENOMEM (buf unchanged). */
+int fc_buf_append(struct fc_buf *b, const void *data, size_t len);
+/* Append printf-formatted text. Returns 0 or -ENOMEM (buf unchanged). */
+int fc_buf_printf(struct fc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Append the base64 (RFC 4648, padded) of src[0..len). Returns 0 or -ENOMEM. */
+int fc_buf_base64(struct fc_buf *b, const void *src, size_t len);
+void fc_buf_free(struct fc_buf *b);
+
+#endif

@@ -1,0 +1,384 @@
+/* registry.c — see registry.h. */
+#include "core/registry.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MEMORY_MB_MAX 32768
+#define TIMEOUT_S_MAX 86400
+#define INIT_TIMEOUT_S_MAX 300
+
+__attribute__((format(printf, 2, 3))) static int fail(char *err, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, FC_ERR_BYTES, fmt, ap);
+    va_end(ap);
+    return -EINVAL;
+}
+
+bool fc_name_valid(const char *name, size_t len, size_t max) {
+    if (len == 0 || len > max || (name[0] >= '0' && name[0] <= '9') || name[0] == '-')
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+static void function_free(struct fc_function *f) {
+    for (char **p = f->argv; *p; p++)
+        free(*p);
+    for (char **p = f->env; *p; p++)
+        free(*p);
+    free(f->initializer);
+    free(f);
+}
+
+/* A new function with FC's defaults, or NULL (err set). */
+static struct fc_function *function_new(struct fc_catalog *cat, const char *service,
+                                        const char *name, char *err) {
+    if (!fc_name_valid(service, strlen(service), FC_SERVICE_NAME_MAX)) {
+        fail(err, "service name '%s' is invalid", service);
+        return NULL;
+    }
+    if (!fc_name_valid(name, strlen(name), FC_FUNCTION_NAME_MAX)) {
+        fail(err, "function name '%s' is invalid", name);
+        return NULL;
+    }
+    if (fc_catalog_find(cat, service, strlen(service), name, strlen(name)) != NULL) {
+        fail(err, "function '%s' is declared twice in service '%s'", name, service);
+        return NULL;
+    }
+    if (cat->count >= FC_FUNCTIONS_MAX) {
+        fail(err, "more than %u functions", FC_FUNCTIONS_MAX);
+        return NULL;
+    }
+    struct fc_function *f = calloc(1, sizeof(*f));
+    if (f == NULL) {
+        fail(err, "out of memory");
+        return NULL;
+    }
+    snprintf(f->service, sizeof(f->service), "%s", service);
+    snprintf(f->name, sizeof(f->name), "%s", name);
+    f->memory_mb = 128;
+    f->timeout_s = 3;
+    f->initialization_timeout_s = 3;
+    f->concurrency = 1;
+    f->max_instances = 16;
+    f->ca_port = 9000;
+    return f;
+}
+
+/* Resolve the code directory and default the command to its bootstrap. */
+static int function_finish(struct fc_catalog *cat, struct fc_function *f, const char *code_dir,
+                           char *err) {
+    if (code_dir == NULL || realpath(code_dir, f->code_dir) == NULL)
+        return fail(err, "%s/%s: code_dir '%s' does not exist", f->service, f->name,
+                    code_dir ? code_dir : "(missing)");
+    if (f->argv[0] == NULL) {
+        char path[PATH_MAX + 16];
+        snprintf(path, sizeof(path), "%s/bootstrap", f->code_dir);
+        f->argv[0] = strdup(path);
+        if (f->argv[0] == NULL)
+            return fail(err, "out of memory");
+    }
+    f->id = cat->count;
+    cat->functions[cat->count++] = f;
+    return 0;
+}
+
+static int uint_member(json_t *obj, const char *key, uint32_t min, uint32_t max, uint32_t *out,
+                       const char *where, char *err) {
+    json_t *v = json_object_get(obj, key);
+    if (v == NULL)
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+        return fail(err, "%s.%s: expected an integer in %u..%u", where, key, min, max);
+    *out = (uint32_t)json_integer_value(v);
+    return 0;
+}
+
+/* Append the strings of a JSON array to a NULL-terminated vector. */
+static int strings_member(json_t *obj, const char *key, char **vec, size_t max, const char *where,
+                          char *err) {
+    json_t *arr = json_object_get(obj, key);
+    if (arr == NULL)
+        return 0;
+    if (!json_is_array(arr))
+        return fail(err, "%s.%s: expected an array of strings", where, key);
+    size_t n = 0;
+    while (vec[n])
+        n++;
+    size_t i;
+    json_t *s;
+    json_array_foreach(arr, i, s) {
+        if (!json_is_string(s) || n >= max)
+            return fail(err, "%s.%s: expected at most %zu strings", where, key, max);
+        vec[n++] = strdup(json_string_value(s));
+    }
+    return 0;
+}
+
+static int env_member(json_t *obj, struct fc_function *f, const char *where, char *err) {
+    json_t *env = json_object_get(obj, "environment");
+    if (env == NULL)
+        return 0;
+    if (!json_is_object(env))
+        return fail(err, "%s.environment: expected an object of strings", where);
+    size_t n = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(env, k, v) {
+        if (!json_is_string(v) || n >= FC_FUNCTION_ENV_MAX || !fc_name_valid(k, strlen(k), 128) ||
+            strncmp(k, "FC_", 3) == 0)
+            return fail(err, "%s.environment.%s: expected a string value, a name of letters, "
+                             "digits and '_' not starting with FC_",
+                        where, k);
+        if (asprintf(&f->env[n++], "%s=%s", k, json_string_value(v)) < 0)
+            return fail(err, "out of memory");
+    }
+    return 0;
+}
+
+static const char *const method_names[] = {"GET", "POST", "PUT", "DELETE", "HEAD", "PATCH",
+                                           "OPTIONS"};
+
+static int trigger_member(json_t *obj, struct fc_function *f, const char *where, char *err) {
+    json_t *t = json_object_get(obj, "http_trigger");
+    if (t == NULL)
+        return 0;
+    const char *auth = json_string_value(json_object_get(t, "auth_type"));
+    if (!json_is_object(t) || (auth && strcmp(auth, "anonymous") && strcmp(auth, "function")))
+        return fail(err, "%s.http_trigger: expected {\"auth_type\": \"anonymous\"|\"function\", "
+                         "\"methods\": [...]}", where);
+    f->http_trigger = true;
+    f->http_anonymous = auth != NULL && strcmp(auth, "anonymous") == 0;
+    json_t *methods = json_object_get(t, "methods"), *m;
+    size_t i;
+    f->http_methods = methods ? 0 : FC_METHOD_ALL;
+    json_array_foreach(methods, i, m) {
+        size_t k = 0;
+        while (k < 7 && !(json_is_string(m) && strcmp(json_string_value(m), method_names[k]) == 0))
+            k++;
+        if (k == 7)
+            return fail(err, "%s.http_trigger.methods: unknown method", where);
+        f->http_methods |= 1u << k;
+    }
+    return 0;
+}
+
+static const char *const function_keys[] = {
+    "code_dir", "command", "args", "environment", "memory_mb", "timeout_s",
+    "initializer", "initialization_timeout_s", "instance_concurrency", "max_instances",
+    "ca_port", "http_trigger", NULL};
+
+static int function_members(json_t *obj, struct fc_function *f, const char *where, char *err) {
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v) {
+        const char *const *k = function_keys;
+        while (*k && strcmp(*k, key) != 0)
+            k++;
+        if (*k == NULL)
+            return fail(err, "%s.%s: unknown key", where, key);
+    }
+    int rc = 0;
+    if (!rc) rc = uint_member(obj, "memory_mb", 64, MEMORY_MB_MAX, &f->memory_mb, where, err);
+    if (!rc) rc = uint_member(obj, "timeout_s", 1, TIMEOUT_S_MAX, &f->timeout_s, where, err);
+    if (!rc) rc = uint_member(obj, "initialization_timeout_s", 1, INIT_TIMEOUT_S_MAX,
+                              &f->initialization_timeout_s, where, err);
+    if (!rc) rc = uint_member(obj, "instance_concurrency", 1, FC_CONCURRENCY_MAX, &f->concurrency,
+                              where, err);
+    if (!rc) rc = uint_member(obj, "max_instances", 1, FC_INSTANCES_MAX, &f->max_instances, where,
+                              err);
+    if (!rc) rc = uint_member(obj, "ca_port", 1, 65535, &f->ca_port, where, err);
+    if (!rc) rc = strings_member(obj, "command", f->argv, FC_FUNCTION_ARGS_MAX, where, err);
+    if (!rc) rc = strings_member(obj, "args", f->argv, FC_FUNCTION_ARGS_MAX, where, err);
+    if (!rc) rc = env_member(obj, f, where, err);
+    if (!rc) rc = trigger_member(obj, f, where, err);
+    json_t *init = json_object_get(obj, "initializer");
+    if (!rc && init != NULL) {
+        if (!json_is_string(init) || json_string_length(init) == 0)
+            return fail(err, "%s.initializer: expected a non-empty string", where);
+        f->initializer = strdup(json_string_value(init));
+    }
+    if (!rc && json_object_get(obj, "args") && !json_object_get(obj, "command"))
+        return fail(err, "%s.args: needs a command", where);
+    return rc;
+}
+
+static int add_service(struct fc_catalog *cat, const char *svc, json_t *sobj, char *err) {
+    json_t *fns = json_object_get(sobj, "functions");
+    if (!json_is_object(sobj) || json_object_size(sobj) != (fns != NULL) || !json_is_object(fns))
+        return fail(err, "services.%s: expected {\"functions\": {...}}", svc);
+    const char *name;
+    json_t *fobj;
+    json_object_foreach(fns, name, fobj) {
+        char where[FC_SERVICE_NAME_MAX + FC_FUNCTION_NAME_MAX + 32];
+        snprintf(where, sizeof(where), "services.%.128s.functions.%.64s", svc, name);
+        if (!json_is_object(fobj))
+            return fail(err, "%s: expected an object", where);
+        struct fc_function *f = function_new(cat, svc, name, err);
+        if (f == NULL)
+            return -EINVAL;
+        int rc = function_members(fobj, f, where, err);
+        if (rc == 0)
+            rc = function_finish(cat, f, json_string_value(json_object_get(fobj, "code_dir")), err);
+        if (rc < 0) {
+            function_free(f);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+int fc_catalog_add_json(struct fc_catalog *cat, const void *services_json, char err[FC_ERR_BYTES]) {
+    json_t *services = (json_t *)services_json;
+    if (!json_is_object(services))
+        return fail(err, "services: expected an object");
+    const char *svc;
+    json_t *sobj;
+    json_object_foreach(services, svc, sobj) {
+        int rc = add_service(cat, svc, sobj, err);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* One ",key=value" option of --function. */
+static int flag_option(struct fc_function *f, const char *key, const char *value, char *err) {
+    if (strcmp(key, "initializer") == 0) {
+        f->initializer = strdup(value);
+        return 0;
+    }
+    static const struct {
+        const char *key;
+        size_t offset;
+        uint32_t min, max;
+    } opts[] = {
+        {"timeout", offsetof(struct fc_function, timeout_s), 1, TIMEOUT_S_MAX},
+        {"memory", offsetof(struct fc_function, memory_mb), 64, MEMORY_MB_MAX},
+        {"concurrency", offsetof(struct fc_function, concurrency), 1, FC_CONCURRENCY_MAX},
+        {"instances", offsetof(struct fc_function, max_instances), 1, FC_INSTANCES_MAX},
+    };
+    for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+        if (strcmp(key, opts[i].key) != 0)
+            continue;
+        char *end;
+        long v = strtol(value, &end, 10);
+        if (*value == '\0' || *end != '\0' || v < opts[i].min || v > opts[i].max)
+            return fail(err, "--function %s: %s: expected an integer in %u..%u", f->name, key,
+                        opts[i].min, opts[i].max);
+        *(uint32_t *)((char *)f + opts[i].offset) = (uint32_t)v;
+        return 0;
+    }
+    return fail(err, "--function %s: unknown option '%s' (timeout, memory, concurrency, "
+                     "instances, initializer)", f->name, key);
+}
+
+int fc_catalog_add_flag(struct fc_catalog *cat, const char *text, char err[FC_ERR_BYTES]) {
+    char buf[PATH_MAX + 256];
+    if (strlen(text) >= sizeof(buf))
+        return fail(err, "--function: too long");
+    snprintf(buf, sizeof(buf), "%s", text);
+    char *eq = strchr(buf, '=');
+    if (eq == NULL)
+        return fail(err, "--function '%s': expected NAME=DIR[,timeout=S,...]", text);
+    *eq = '\0';
+    char *save, *dir = strtok_r(eq + 1, ",", &save);
+    struct fc_function *f = function_new(cat, "default", buf, err);
+    if (f == NULL)
+        return -EINVAL;
+    f->http_trigger = f->http_anonymous = true;
+    f->http_methods = FC_METHOD_ALL;
+    int rc = 0;
+    for (char *opt; rc == 0 && (opt = strtok_r(NULL, ",", &save)) != NULL;) {
+        char *v = strchr(opt, '=');
+        rc = v ? (*v = '\0', flag_option(f, opt, v + 1, err))
+               : fail(err, "--function %s: option '%s' needs =VALUE", f->name, opt);
+    }
+    if (rc == 0)
+        rc = function_finish(cat, f, dir, err);
+    if (rc < 0)
+        function_free(f);
+    return rc;
+}
+
+static uint32_t name_hash(const char *svc, size_t svc_len, const char *fn, size_t fn_len) {
+    uint32_t h = 2166136261u; /* FNV-1a over "svc/fn" */
+    for (size_t i = 0; i < svc_len; i++)
+        h = (h ^ (uint8_t)svc[i]) * 16777619u;
+    h = (h ^ '/') * 16777619u;
+    for (size_t i = 0; i < fn_len; i++)
+        h = (h ^ (uint8_t)fn[i]) * 16777619u;
+    return h;
+}
+
+int fc_catalog_seal(struct fc_catalog *cat) {
+    uint32_t size = 16;
+    while (size < cat->count * 2)
+        size *= 2;
+    free(cat->hash);
+    cat->hash = calloc(size, sizeof(*cat->hash));
+    if (cat->hash == NULL)
+        return -ENOMEM;
+    cat->hash_mask = size - 1;
+    for (uint32_t id = 0; id < cat->count; id++) {
+        const struct fc_function *f = cat->functions[id];
+        uint32_t i = name_hash(f->service, strlen(f->service), f->name, strlen(f->name));
+        while (cat->hash[i & cat->hash_mask] != 0)
+            i++;
+        cat->hash[i & cat->hash_mask] = id + 1;
+    }
+    return 0;
+}
+
+static bool names_equal(const struct fc_function *f, const char *svc, size_t svc_len,
+                        const char *fn, size_t fn_len) {
+    return strlen(f->service) == svc_len && memcmp(f->service, svc, svc_len) == 0 &&
+           strlen(f->name) == fn_len && memcmp(f->name, fn, fn_len) == 0;
+}
+
+const struct fc_function *fc_catalog_find(const struct fc_catalog *cat, const char *service,
+                                          size_t service_len, const char *name, size_t name_len) {
+    if (cat->hash == NULL) { /* still being built: the main thread only */
+        for (uint32_t id = 0; id < cat->count; id++)
+            if (names_equal(cat->functions[id], service, service_len, name, name_len))
+                return cat->functions[id];
+        return NULL;
+    }
+    for (uint32_t i = name_hash(service, service_len, name, name_len);; i++) {
+        uint32_t slot = cat->hash[i & cat->hash_mask];
+        if (slot == 0)
+            return NULL;
+        const struct fc_function *f = cat->functions[slot - 1];
+        if (names_equal(f, service, service_len, name, name_len))
+            return f;
+    }
+}
+
+bool fc_catalog_has_service(const struct fc_catalog *cat, const char *service, size_t len) {
+    for (uint32_t id = 0; id < cat->count; id++) {
+        const char *s = cat->functions[id]->service;
+        if (strlen(s) == len && memcmp(s, service, len) == 0)
+            return true;
+    }
+    return false;
+}
+
+void fc_catalog_free(struct fc_catalog *cat) {
+    for (uint32_t id = 0; id < cat->count; id++)
+        function_free(cat->functions[id]);
+    free(cat->hash);
+    cat->hash = NULL;
+    cat->count = 0;
+}

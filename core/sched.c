@@ -1,0 +1,180 @@
+/* sched.c — see sched.h. The worker thread itself is in worker.c. */
+#include "core/sched.h"
+
+#include "core/log.h"
+#include "core/worker.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int fc_sched_start(const struct fc_config *cfg, uint32_t io_count, struct fc_sched **out) {
+    struct fc_sched *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return -ENOMEM;
+    s->cfg = cfg;
+    s->io_count = io_count;
+    s->worker_count = cfg->workers;
+    uint32_t fns = cfg->catalog.count ? cfg->catalog.count : 1;
+    size_t rings = 2 * (size_t)io_count * s->worker_count;
+    s->workers = calloc(s->worker_count, sizeof(*s->workers));
+    s->rings = aligned_alloc(64, rings * sizeof(*s->rings));
+    s->io = aligned_alloc(64, io_count * sizeof(*s->io));
+    s->counters = aligned_alloc(64, (size_t)fns * s->worker_count * sizeof(*s->counters));
+    s->instances = calloc(fns, sizeof(*s->instances));
+    s->invs = calloc((size_t)io_count * FC_INV_POOL_MAX, sizeof(*s->invs));
+    if (!s->workers || !s->rings || !s->io || !s->counters || !s->instances || !s->invs) {
+        fc_sched_destroy(s);
+        return -ENOMEM;
+    }
+    memset(s->counters, 0, (size_t)fns * s->worker_count * sizeof(*s->counters));
+    for (size_t i = 0; i < rings; i++)
+        fc_ring_init(&s->rings[i]);
+    for (uint32_t i = 0; i < io_count; i++) {
+        atomic_init(&s->io[i].sleeping, false);
+        s->io[i].wake_fd = -1;
+        for (uint32_t k = 0; k < FC_INV_POOL_MAX; k++) {
+            struct fc_invocation *inv = &s->invs[(size_t)i * FC_INV_POOL_MAX + k];
+            inv->io_index = (uint16_t)i;
+            inv->pool_index = k;
+        }
+    }
+    int rc = 0;
+    uint32_t started = 0;
+    for (; rc == 0 && started < s->worker_count; started++) {
+        rc = fc_worker_init(&s->workers[started], s, started);
+        if (rc == 0)
+            rc = -pthread_create(&s->workers[started].thread, NULL, fc_worker_main,
+                                 &s->workers[started]);
+    }
+    if (rc < 0) {
+        s->worker_count = started - 1; /* the failed one is not running */
+        fc_sched_stop(s);
+        fc_sched_destroy(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+void fc_sched_stop(struct fc_sched *s) {
+    uint64_t one = 1;
+    for (uint32_t w = 0; w < s->worker_count; w++) {
+        atomic_store(&s->workers[w].stop, true);
+        if (write(s->workers[w].wake_fd, &one, sizeof(one)) < 0)
+            FC_LOG_WARN("wake worker-%u: %s", w, strerror(errno));
+    }
+    for (uint32_t w = 0; w < s->worker_count; w++)
+        pthread_join(s->workers[w].thread, NULL);
+}
+
+void fc_sched_destroy(struct fc_sched *s) {
+    for (uint32_t w = 0; s->workers && w < s->worker_count; w++)
+        fc_worker_destroy(&s->workers[w]);
+    for (uint32_t i = 0; s->invs && i < s->io_count * FC_INV_POOL_MAX; i++) {
+        struct fc_invocation *inv = &s->invs[i];
+        fc_buf_free(&inv->head);
+        fc_buf_free(&inv->req);
+        fc_buf_free(&inv->resp);
+        fc_buf_free(&inv->log_tail);
+    }
+    free(s->workers);
+    free(s->rings);
+    free(s->io);
+    free(s->counters);
+    free((void *)s->instances);
+    free(s->invs);
+    free(s);
+}
+
+struct fc_invocation *fc_sched_invocations(struct fc_sched *s, uint32_t io_index,
+                                           uint32_t *count) {
+    *count = FC_INV_POOL_MAX;
+    return &s->invs[(size_t)io_index * FC_INV_POOL_MAX];
+}
+
+void fc_sched_io_register(struct fc_sched *s, uint32_t io_index, int wake_fd) {
+    s->io[io_index].wake_fd = wake_fd;
+}
+
+/* Wake a worker if it sleeps. The seq_cst fence orders our ring push before
+ * the load of its flag; the worker fences between setting the flag and
+ * re-checking its rings, so one of us sees the other. */
+static void wake_worker(struct fc_worker *w) {
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&w->sleeping, memory_order_relaxed)) {
+        uint64_t one = 1;
+        if (write(w->wake_fd, &one, sizeof(one)) < 0)
+            FC_LOG_WARN("wake worker-%u: %s", w->index, strerror(errno));
+    }
+}
+
+/* Placement, see sched.h: the paired worker if it has a free slot, else any
+ * with one, else the least loaded (paired wins ties). */
+static uint32_t place(struct fc_sched *s, const struct fc_invocation *inv) {
+    struct fc_counter *c = &s->counters[(size_t)inv->fn->id * s->worker_count];
+    uint32_t n = s->worker_count, paired = inv->io_index % n, best = paired;
+    uint32_t best_load = UINT32_MAX;
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t w = (paired + k) % n;
+        uint32_t cap = atomic_load_explicit(&c[w].capacity, memory_order_relaxed);
+        uint32_t load = atomic_load_explicit(&c[w].load, memory_order_relaxed);
+        if (cap > load)
+            return w;
+        if (load < best_load) {
+            best_load = load;
+            best = w;
+        }
+    }
+    return best;
+}
+
+int fc_sched_submit(struct fc_sched *s, struct fc_invocation *inv) {
+    uint32_t w = place(s, inv);
+    inv->worker_index = (uint16_t)w;
+    void *item = inv;
+    /* Relaxed: only a placement hint; the ring push publishes inv itself. */
+    atomic_fetch_add_explicit(&s->counters[(size_t)inv->fn->id * s->worker_count + w].load, 1,
+                              memory_order_relaxed);
+    if (fc_ring_push_burst(fc_sched_ring(s, inv->io_index, w, 0), &item, 1) != 1) {
+        atomic_fetch_sub_explicit(&s->counters[(size_t)inv->fn->id * s->worker_count + w].load,
+                                  1, memory_order_relaxed);
+        return -EAGAIN;
+    }
+    wake_worker(&s->workers[w]);
+    return 0;
+}
+
+int fc_sched_cancel(struct fc_sched *s, struct fc_invocation *inv) {
+    void *notice = fc_cancel_notice(inv);
+    uint32_t w = inv->worker_index; /* a stale notice is ignored there (worker.c) */
+    if (fc_ring_push_burst(fc_sched_ring(s, inv->io_index, w, 0), &notice, 1) != 1)
+        return -EAGAIN;
+    wake_worker(&s->workers[w]);
+    return 0;
+}
+
+uint32_t fc_sched_poll(struct fc_sched *s, uint32_t io_index, struct fc_invocation **out,
+                       uint32_t n) {
+    uint32_t got = 0;
+    for (uint32_t w = 0; w < s->worker_count && got < n; w++)
+        got += fc_ring_pop_burst(fc_sched_ring(s, io_index, w, 1), (void **)out + got, n - got);
+    return got;
+}
+
+bool fc_sched_io_may_sleep(struct fc_sched *s, uint32_t io_index) {
+    atomic_store_explicit(&s->io[io_index].sleeping, true, memory_order_relaxed);
+    atomic_thread_fence(memory_order_seq_cst); /* flag before the re-check, see wake_worker */
+    for (uint32_t w = 0; w < s->worker_count; w++) {
+        if (fc_ring_count(fc_sched_ring(s, io_index, w, 1)) > 0) {
+            atomic_store_explicit(&s->io[io_index].sleeping, false, memory_order_relaxed);
+            return false;
+        }
+    }
+    return true;
+}
+
+void fc_sched_io_awake(struct fc_sched *s, uint32_t io_index) {
+    atomic_store_explicit(&s->io[io_index].sleeping, false, memory_order_relaxed);
+}

@@ -1,0 +1,76 @@
+/* sched.h — the scheduler: worker threads, the rings between io threads and
+ * workers, placement of invocations, and wake-ups.
+ *
+ * Between io thread i and worker w there are two SPSC rings: submit (i→w)
+ * and complete (w→i). An invocation's pointer travels through them and its
+ * ownership with it (core/invocation.h).
+ *
+ * Placement (io thread, no lock): per function and worker the scheduler
+ * keeps two counters on their own cache line — `capacity` (slots of ready
+ * instances, written by the worker) and `load` (invocations submitted and
+ * not yet completed). An invocation goes to the io thread's paired worker if
+ * it has a free slot, else to any worker with one, else to the worker with
+ * the least load (which starts an instance if the function may have
+ * another, or queues the invocation, bounded). Counters are hints: a worker
+ * that is wrong about capacity queues or starts an instance.
+ *
+ * Wake-ups: a thread about to sleep sets its `sleeping` flag and re-checks
+ * its rings (Dekker-style, seq_cst fences on both sides); a producer that
+ * pushed a batch writes the consumer's eventfd only when that flag is set.
+ * So a busy consumer costs its producers nothing but the pushes. */
+#ifndef FC_SCHED_H
+#define FC_SCHED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/config.h"
+#include "core/invocation.h"
+
+struct fc_sched;
+
+/* Start cfg->workers worker threads for io_count io threads. cfg (and its
+ * catalog) is borrowed until fc_sched_destroy. Main thread. Returns 0 or
+ * -errno; nothing is left running on error. */
+int fc_sched_start(const struct fc_config *cfg, uint32_t io_count, struct fc_sched **out);
+
+/* Stop the workers: every instance is killed, queued and running
+ * invocations complete with FC_INV_INTERNAL. Then join. Main thread, after
+ * the io threads have stopped. */
+void fc_sched_stop(struct fc_sched *s);
+void fc_sched_destroy(struct fc_sched *s);
+
+/* ---- io thread side (io_index = the calling io thread) ---- */
+
+/* Tell the scheduler which eventfd wakes io thread io_index. Before the
+ * first submit; the io thread keeps a read armed on it. */
+void fc_sched_io_register(struct fc_sched *s, uint32_t io_index, int wake_fd);
+
+/* Io thread io_index's FC_INV_POOL_MAX invocations (core/worker.h), each
+ * with io_index and pool_index set. The io thread keeps its own free list. */
+struct fc_invocation *fc_sched_invocations(struct fc_sched *s, uint32_t io_index,
+                                           uint32_t *count);
+
+/* Hand inv (request part filled, inv->io_index set) to a worker. Returns 0
+ * (the worker owns inv) or -EAGAIN when the chosen ring is full (the caller
+ * keeps inv and answers 503). */
+int fc_sched_submit(struct fc_sched *s, struct fc_invocation *inv);
+
+/* The client of inv went away: ask its worker to stop it. inv must be
+ * submitted and not yet completed from the caller's point of view; it will
+ * still come back through fc_sched_poll (with FC_INV_CANCELLED or whatever
+ * it had finished with). Returns 0 or -EAGAIN (ring full: the invocation
+ * just runs to its end). */
+int fc_sched_cancel(struct fc_sched *s, struct fc_invocation *inv);
+
+/* Pop up to n completed invocations for io thread io_index. */
+uint32_t fc_sched_poll(struct fc_sched *s, uint32_t io_index, struct fc_invocation **out,
+                       uint32_t n);
+
+/* Before sleeping: returns false when completions are already waiting (do
+ * not sleep); true means the sleeping flag is set and a producer will write
+ * the eventfd. fc_sched_io_awake clears the flag after waking. */
+bool fc_sched_io_may_sleep(struct fc_sched *s, uint32_t io_index);
+void fc_sched_io_awake(struct fc_sched *s, uint32_t io_index);
+
+#endif

@@ -1,0 +1,1222 @@
+/* worker.c — a worker thread: runs invocations on its instances.
+ *
+ * Life of an invocation here: it arrives on a submit ring; if a slot (a
+ * connection to a ready instance with spare concurrency) is idle it runs at
+ * once, otherwise it waits in its function's queue (bounded in length and
+ * time) while an instance starts, if the function may have another. Running
+ * means: send the head the io thread built plus the body (one sendmsg), arm
+ * the function timeout on this thread's wheel, read and frame the response
+ * (Content-Length, chunked, or until close). It leaves on a complete ring.
+ *
+ * Failures: a timeout kills the instance's process group; an instance that
+ * exits (pidfd readable) fails what it was running; a reused keep-alive
+ * connection that fails before any response byte is retried once on a fresh
+ * connection (runtimes close idle connections: Node after 5 s, gunicorn 2 s).
+ *
+ * Logs: stdout and stderr are read through io_uring, cut into lines, tagged
+ * with a request id (from the runtime's "FC Invoke Start/End RequestId:"
+ * markers, else the running invocation when concurrency is 1) and appended
+ * to data_dir/logs/<service>/<function>.log; a request that asked for its
+ * log tail collects its lines too. */
+#include "core/worker.h"
+
+#include "core/log.h"
+
+#include <arpa/inet.h>
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RING_ENTRIES 1024
+#define QUEUE_WAIT_MS 30000u    /* longest wait for a slot before 429 (covers cold starts) */
+#define PROBE_FAST_MS 50u       /* probe the port every 1 ms this long after spawn... */
+#define PROBE_SLOW_INTERVAL_MS 5u /* ...then every 5 ms */
+#define RECV_CHUNK 16384u
+
+enum w_op {
+    W_WAKE = 1, /* ptr: worker */
+    W_CONNECT,  /* ptr: slot */
+    W_SEND,     /* ptr: slot */
+    W_RECV,     /* ptr: slot */
+    W_PIDFD,    /* ptr: instance */
+    W_LOG_OUT,  /* ptr: instance */
+    W_LOG_ERR,  /* ptr: instance */
+};
+#define W_OP_MASK 7u
+
+/* The worker running on this thread: wheel callbacks get it from here. */
+static _Thread_local struct fc_worker *self;
+
+static uint64_t mono_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void submit_op(struct fc_worker *w, struct io_uring_sqe *sqe, void *ptr, enum w_op op) {
+    (void)w;
+    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)ptr | op);
+}
+
+static struct fc_counter *counter(struct fc_worker *w, const struct fc_function *fn) {
+    return &w->sched->counters[(size_t)fn->id * w->sched->worker_count + w->index];
+}
+
+static void inv_timer_cb(struct fc_wheel_entry *e);
+static void slot_release(struct fc_worker *w, struct fc_slot *slot);
+static void pool_dispatch(struct fc_worker *w, struct fc_pool *pool);
+static void instance_kill(struct fc_instance *inst);
+
+/* ---- completion ---------------------------------------------------------------- */
+
+/* Hand inv back to its io thread. The worker no longer owns it after this. */
+static void inv_complete(struct fc_worker *w, struct fc_invocation *inv, enum fc_inv_result r) {
+    assert(inv->at_worker);
+    fc_wheel_unlink(&inv->timer);
+    inv->result = r;
+    inv->at_worker = false;
+    inv->slot = NULL;
+    w->held[(size_t)inv->io_index * FC_INV_POOL_MAX + inv->pool_index] = 0;
+    /* Relaxed: a placement hint (sched.h). */
+    atomic_fetch_sub_explicit(&counter(w, inv->fn)->load, 1, memory_order_relaxed);
+    void *item = inv;
+    uint32_t pushed = fc_ring_push_burst(fc_sched_ring(w->sched, inv->io_index, w->index, 1),
+                                         &item, 1);
+    assert(pushed == 1); /* FC_INV_POOL_MAX <= ring size: it always fits */
+    (void)pushed;
+    w->io_pushed[inv->io_index] = true;
+}
+
+/* Wake io threads that got completions this round, if they sleep. */
+static void wake_io_threads(struct fc_worker *w) {
+    struct fc_sched *s = w->sched;
+    atomic_thread_fence(memory_order_seq_cst); /* pushes before the flag loads (sched.c) */
+    for (uint32_t i = 0; i < s->io_count; i++) {
+        if (!w->io_pushed[i])
+            continue;
+        w->io_pushed[i] = false;
+        if (atomic_load_explicit(&s->io[i].sleeping, memory_order_relaxed) &&
+            s->io[i].wake_fd >= 0) {
+            uint64_t one = 1;
+            if (write(s->io[i].wake_fd, &one, sizeof(one)) < 0)
+                FC_LOG_WARN("wake io-%u: %s", i, strerror(errno));
+        }
+    }
+}
+
+/* Cut the tail to its last FC_LOG_TAIL_BYTES at a line start and append the
+ * summary line FC ends it with (CONTRACT.md §2.2). */
+static void inv_tail_summary(struct fc_invocation *inv) {
+    struct fc_buf *t = &inv->log_tail;
+    if (t->len > FC_LOG_TAIL_BYTES) {
+        size_t from = t->len - FC_LOG_TAIL_BYTES;
+        const char *nl = memchr(t->data + from, '\n', t->len - from);
+        from = nl ? (size_t)(nl + 1 - t->data) : t->len;
+        memmove(t->data, t->data + from, t->len - from);
+        t->len -= from;
+    }
+    double ms = (double)inv->duration_us / 1000.0;
+    fc_buf_printf(&inv->log_tail,
+                  "\nDuration: %.2f ms, Billed Duration: %llu ms, Memory Size: %u MB, "
+                  "Max Memory Used: %.2f MB\n",
+                  ms, (unsigned long long)(inv->duration_us + 999) / 1000, inv->fn->memory_mb,
+                  inv->max_memory_kb / 1024.0);
+}
+
+/* Measure and complete a finished run: duration, memory, log tail. */
+static void inv_finish(struct fc_worker *w, struct fc_invocation *inv, enum fc_inv_result r,
+                       const struct fc_proc *proc) {
+    if (inv->duration_us == 0) /* else measured when the response ended */
+        inv->duration_us = mono_us() - inv->start_us;
+    if (proc != NULL) {
+        inv->max_memory_kb = fc_instance_peak_kb(proc);
+        snprintf(inv->instance_id, sizeof(inv->instance_id), "%s", proc->id);
+    }
+    if (inv->want_log_tail)
+        inv_tail_summary(inv);
+    inv_complete(w, inv, r);
+}
+
+/* ---- logs --------------------------------------------------------------------- */
+
+static void pool_log_open(struct fc_worker *w, struct fc_pool *pool) {
+    char path[PATH_MAX + 256];
+    const struct fc_config *cfg = w->sched->cfg;
+    snprintf(path, sizeof(path), "%s/logs", cfg->data_dir);
+    mkdir(path, 0755);
+    snprintf(path, sizeof(path), "%s/logs/%s", cfg->data_dir, pool->fn->service);
+    mkdir(path, 0755);
+    snprintf(path, sizeof(path), "%s/logs/%s/%s.log", cfg->data_dir, pool->fn->service,
+             pool->fn->name);
+    pool->log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (pool->log_fd < 0)
+        FC_LOG_WARN("function log %s: %s", path, strerror(errno));
+}
+
+/* Write one line to the function's log: "time request-id instance-id line". */
+static void log_line_write(struct fc_worker *w, struct fc_instance *inst, const char *rid,
+                           const char *line, size_t len) {
+    struct fc_pool *pool = inst->pool;
+    if (pool->log_fd == -1)
+        pool_log_open(w, pool);
+    if (pool->log_fd < 0)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char prefix[160];
+    int n = snprintf(prefix, sizeof(prefix), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s ",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                     tm.tm_sec, ts.tv_nsec / 1000000, rid ? rid : "-", inst->proc.id);
+    struct iovec iov[3] = {{prefix, (size_t)n}, {(void *)line, len}, {"\n", 1}};
+    if (writev(pool->log_fd, iov, 3) < 0)
+        FC_LOG_WARN("function log: %s", strerror(errno));
+}
+
+/* Find the invocation (running on the instance, or waiting for its End
+ * line) with request id rid[0..len). */
+static struct fc_invocation *inst_find_inv(struct fc_instance *inst, const char *rid, size_t len) {
+    if (len != FC_REQID_LEN)
+        return NULL;
+    for (uint32_t i = 0; i < inst->pool->fn->concurrency; i++) {
+        struct fc_invocation *inv = inst->slots[i].inv;
+        if (inv != NULL && memcmp(inv->request_id, rid, len) == 0)
+            return inv;
+    }
+    for (struct fc_invocation *inv = inst->tail_waiters; inv; inv = inv->next)
+        if (memcmp(inv->request_id, rid, len) == 0)
+            return inv;
+    return NULL;
+}
+
+/* Complete an invocation that was waiting for its "FC Invoke End" line. */
+static void tail_waiter_finish(struct fc_worker *w, struct fc_instance *inst,
+                               struct fc_invocation *inv) {
+    struct fc_invocation **pp = &inst->tail_waiters;
+    while (*pp != inv)
+        pp = &(*pp)->next;
+    *pp = inv->next;
+    inv->next = NULL;
+    inv->awaiting_end_line = false;
+    inv_finish(w, inv, inv->result, &inst->proc);
+}
+
+/* "FC Invoke Start RequestId: X" / "FC Invoke End RequestId: X[, Error...]":
+ * returns X's length and sets *rid, *is_end; 0 when the line is no marker. */
+static size_t marker_id(const char *line, size_t len, const char **rid, bool *is_end) {
+    static const char start[] = "FC Invoke Start RequestId: ", end[] = "FC Invoke End RequestId: ";
+    const char *p = NULL;
+    if (len > sizeof(start) - 1 && memcmp(line, start, sizeof(start) - 1) == 0) {
+        p = line + sizeof(start) - 1;
+        *is_end = false;
+    } else if (len > sizeof(end) - 1 && memcmp(line, end, sizeof(end) - 1) == 0) {
+        p = line + sizeof(end) - 1;
+        *is_end = true;
+    }
+    if (p == NULL)
+        return 0;
+    size_t n = 0;
+    while (p + n < line + len && p[n] != ',' && p[n] != ' ')
+        n++;
+    *rid = p;
+    return n;
+}
+
+static void log_line(struct fc_worker *w, struct fc_instance *inst, const char *line, size_t len) {
+    const char *rid = NULL;
+    bool is_end = false;
+    size_t rid_len = marker_id(line, len, &rid, &is_end);
+    struct fc_invocation *inv = rid_len ? inst_find_inv(inst, rid, rid_len) : NULL;
+    if (rid_len == 0 && inst->pool->fn->concurrency == 1)
+        inv = inst->slots[0].inv; /* unmarked output of the one running request */
+    char tag[FC_REQID_LEN + 1] = "-";
+    if (inv != NULL)
+        memcpy(tag, inv->request_id, sizeof(tag));
+    else if (rid_len > 0 && rid_len <= FC_REQID_LEN)
+        snprintf(tag, sizeof(tag), "%.*s", (int)rid_len, rid);
+    log_line_write(w, inst, tag, line, len);
+    size_t keep = len < sizeof(inst->recent) / 2 ? len : sizeof(inst->recent) / 2;
+    if (inst->recent_len + keep + 1 > sizeof(inst->recent)) {
+        memmove(inst->recent, inst->recent + inst->recent_len / 2, inst->recent_len / 2);
+        inst->recent_len /= 2;
+    }
+    memcpy(inst->recent + inst->recent_len, line, keep);
+    inst->recent_len += (uint32_t)keep;
+    inst->recent[inst->recent_len++] = '\n';
+    if (inv == NULL)
+        return;
+    if (inv->want_log_tail) {
+        fc_buf_append(&inv->log_tail, line, len);
+        fc_buf_append(&inv->log_tail, "\n", 1);
+    }
+    if (is_end && inv->awaiting_end_line)
+        tail_waiter_finish(w, inst, inv);
+}
+
+static void log_arm(struct fc_worker *w, struct fc_instance *inst, int which) {
+    struct io_uring_sqe *sqe = fc_uring_sqe(&w->ring);
+    int fd = which ? inst->proc.err_fd : inst->proc.out_fd;
+    io_uring_prep_read(sqe, fd, inst->readbuf[which], sizeof(inst->readbuf[which]), -1);
+    submit_op(w, sqe, inst, which ? W_LOG_ERR : W_LOG_OUT);
+    inst->ops++;
+}
+
+/* Output arrived on stdout (0) or stderr (1): cut it into lines. */
+static void on_log(struct fc_worker *w, struct fc_instance *inst, int which, int res) {
+    inst->ops--;
+    char *buf = inst->logbuf[which];
+    for (int i = 0; i < res; i++) {
+        char c = inst->readbuf[which][i];
+        if (c != '\n' && inst->loglen[which] < FC_LOG_LINE_BYTES_MAX) {
+            buf[inst->loglen[which]++] = c;
+            continue;
+        }
+        log_line(w, inst, buf, inst->loglen[which]);
+        inst->loglen[which] = 0;
+        if (c != '\n')
+            buf[inst->loglen[which]++] = c;
+    }
+    if (res > 0 && !inst->reaped)
+        log_arm(w, inst, which);
+    else if (inst->loglen[which] > 0) { /* EOF: the last unterminated line */
+        log_line(w, inst, buf, inst->loglen[which]);
+        inst->loglen[which] = 0;
+    }
+}
+
+/* ---- slots: connections to an instance ---------------------------------------- */
+
+static void slot_arm_connect(struct fc_worker *w, struct fc_slot *slot) {
+    slot->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (slot->fd < 0) {
+        FC_LOG_ERROR("instance socket: %s", strerror(errno));
+        return;
+    }
+    int one = 1;
+    setsockopt(slot->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    /* The address must stay valid until the kernel reads it at submit. */
+    slot->addr = (struct sockaddr_in){.sin_family = AF_INET,
+                                      .sin_port = htons(slot->inst->proc.port),
+                                      .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct io_uring_sqe *sqe = fc_uring_sqe(&w->ring);
+    io_uring_prep_connect(sqe, slot->fd, (struct sockaddr *)&slot->addr, sizeof(slot->addr));
+    submit_op(w, sqe, slot, W_CONNECT);
+    slot->ops++;
+    slot->state = FC_SLOT_CONNECTING;
+}
+
+/* Close the slot's connection; the slot itself stays (reconnects on use). */
+static void slot_disconnect(struct fc_slot *slot) {
+    if (slot->fd < 0)
+        return;
+    if (slot->ops > 0) {
+        shutdown(slot->fd, SHUT_RDWR); /* completes what is in flight */
+        slot->closing = true;
+        return;
+    }
+    close(slot->fd);
+    slot->fd = -1;
+    slot->closing = false;
+}
+
+static void slot_send(struct fc_worker *w, struct fc_slot *slot) {
+    struct fc_invocation *inv = slot->inv;
+    slot->iov[0] = (struct iovec){inv->head.data, inv->head.len};
+    slot->iov[1] = (struct iovec){inv->req.data + inv->body_off, inv->body_len};
+    slot->msg = (struct msghdr){.msg_iov = slot->iov, .msg_iovlen = inv->body_len ? 2 : 1};
+    slot->rbuf.len = 0;
+    slot->head_len = 0;
+    struct io_uring_sqe *sqe = fc_uring_sqe(&w->ring);
+    io_uring_prep_sendmsg(sqe, slot->fd, &slot->msg, MSG_NOSIGNAL);
+    submit_op(w, sqe, slot, W_SEND);
+    slot->ops++;
+}
+
+static void slot_recv(struct fc_worker *w, struct fc_slot *slot) {
+    if (fc_buf_reserve(&slot->rbuf, RECV_CHUNK) < 0) {
+        FC_LOG_ERROR("out of memory for an instance response");
+        return;
+    }
+    struct io_uring_sqe *sqe = fc_uring_sqe(&w->ring);
+    io_uring_prep_recv(sqe, slot->fd, slot->rbuf.data + slot->rbuf.len,
+                       slot->rbuf.cap - slot->rbuf.len, 0);
+    submit_op(w, sqe, slot, W_RECV);
+    slot->ops++;
+}
+
+/* Start inv on slot (the slot is BUSY from here until slot_release). */
+static void slot_run(struct fc_worker *w, struct fc_slot *slot, struct fc_invocation *inv) {
+    struct fc_instance *inst = slot->inst;
+    slot->state = FC_SLOT_BUSY;
+    slot->inv = inv;
+    inv->slot = slot;
+    if (inst->busy++ == 0)
+        fc_wheel_unlink(&inst->timer); /* no idle reclaim while busy */
+    if (inv != inst->init_inv) {
+        /* Relaxed: placement hint. */
+        atomic_fetch_sub_explicit(&counter(w, inst->pool->fn)->capacity, 1, memory_order_relaxed);
+        if (inst->pool->fn->concurrency == 1)
+            fc_instance_peak_reset(&inst->proc);
+    }
+    fc_wheel_unlink(&inv->timer);
+    inv->start_us = mono_us();
+    uint32_t timeout_s =
+        inv == inst->init_inv ? inst->pool->fn->initialization_timeout_s : inst->pool->fn->timeout_s;
+    fc_wheel_link(&w->wheel, &inv->timer, w->now_ms + (uint64_t)timeout_s * 1000);
+    if (slot->fd < 0)
+        slot_arm_connect(w, slot);
+    else
+        slot_send(w, slot);
+}
+
+static bool header_is(const struct fc_http_header *h, const char *name, const char *value) {
+    return h->name_len == strlen(name) && strncasecmp(h->name, name, h->name_len) == 0 &&
+           h->value_len == strlen(value) && strncasecmp(h->value, value, h->value_len) == 0;
+}
+
+/* The body framing of a parsed response head. Returns 0 or -EBADMSG. */
+static int slot_frame(struct fc_slot *slot, const struct fc_http_resp *resp) {
+    bool no_body = slot->inv->head_only || resp->status == 204 || resp->status == 304;
+    slot->body_chunked = !no_body && resp->chunked;
+    slot->body_until_close = !no_body && !resp->chunked && !resp->has_content_length;
+    slot->body_len = no_body || resp->chunked || !resp->has_content_length ? 0
+                                                                          : resp->content_length;
+    slot->raw_pos = slot->head_len;
+    memset(&slot->dec, 0, sizeof(slot->dec));
+    return 0;
+}
+
+/* A whole response is in rbuf: hand it to the invocation. */
+static void slot_done(struct fc_worker *w, struct fc_slot *slot, const struct fc_http_resp *resp,
+                      bool reusable) {
+    struct fc_invocation *inv = slot->inv;
+    struct fc_instance *inst = slot->inst;
+    enum fc_inv_result r = FC_INV_OK;
+    inv->status = resp->status;
+    for (uint32_t i = 0; i < resp->headers_count; i++)
+        if (header_is(&resp->headers[i], "x-fc-status", "404"))
+            r = FC_INV_FUNCTION_ERROR;
+    if (inv->kind == FC_INV_EVENT && resp->status == 404)
+        r = FC_INV_FUNCTION_ERROR;
+    /* The response moves to the invocation; the slot keeps the old buffer. */
+    struct fc_buf t = inv->resp;
+    inv->resp = slot->rbuf;
+    inv->resp.len = slot->head_len + slot->body_len;
+    inv->resp_head_len = (uint32_t)slot->head_len;
+    slot->rbuf = t;
+    slot->rbuf.len = 0;
+    slot->reused = true;
+    if (!reusable || !resp->keep_alive)
+        slot_disconnect(slot);
+    fc_wheel_unlink(&inv->timer);
+    slot->inv = NULL;
+    if (inv == inst->init_inv) {
+        slot_release(w, slot);
+        return;
+    }
+    if (inv->want_log_tail) {
+        /* Runtimes print "FC Invoke End" just after answering; wait for it
+         * briefly so the tail is whole (RUNTIMES.md). */
+        inv->result = r;
+        inv->awaiting_end_line = true;
+        inv->duration_us = mono_us() - inv->start_us;
+        inv->max_memory_kb = fc_instance_peak_kb(&inst->proc);
+        inv->next = inst->tail_waiters;
+        inst->tail_waiters = inv;
+        inv->tail_inst = inst;
+        fc_wheel_link(&w->wheel, &inv->timer, w->now_ms + FC_END_LINE_WAIT_MS);
+        slot_release(w, slot);
+        return;
+    }
+    inv_finish(w, inv, r, &inst->proc);
+    slot_release(w, slot);
+}
+
+/* The response so far is garbage, truncated, or the connection died. A
+ * reused connection that failed before any response byte is retried once
+ * on a fresh one: the runtime may have closed it as idle just now. */
+static void slot_failed(struct fc_worker *w, struct fc_slot *slot, const char *why) {
+    struct fc_invocation *inv = slot->inv;
+    struct fc_instance *inst = slot->inst;
+    bool nothing_received = slot->rbuf.len == 0;
+    bool retry = nothing_received && slot->reused && inst->state == FC_INST_READY;
+    slot->reused = false;
+    slot_disconnect(slot);
+    if (inv == NULL)
+        return;
+    if (retry) {
+        FC_LOG_DEBUG("instance %s: reused connection failed (%s); retrying on a new one",
+                     inst->proc.id, why);
+        slot->rbuf.len = 0;
+        if (slot->fd < 0)
+            slot_arm_connect(w, slot);
+        else
+            slot->state = FC_SLOT_CONNECTING; /* reconnects when the old fd drains */
+        return;
+    }
+    snprintf(inv->error, sizeof(inv->error), "%s", why);
+    slot->inv = NULL;
+    if (inv == inst->init_inv) {
+        slot_release(w, slot);
+        return;
+    }
+    /* Nothing came back and the connection died: the process is most
+     * likely exiting; its pidfd tells for sure, but the client should not
+     * wait for that. */
+    inv_finish(w, inv, nothing_received ? FC_INV_CRASHED : FC_INV_BAD_RESPONSE, &inst->proc);
+    slot_release(w, slot);
+}
+
+/* Parse what has arrived. Returns true when the response is complete. */
+static void slot_progress(struct fc_worker *w, struct fc_slot *slot) {
+    struct fc_http_resp resp = {.headers = w->headers, .headers_cap = FC_HTTP_HEADERS_MAX};
+    struct fc_http_limits limits = {FC_RESP_HEAD_BYTES_MAX, FC_HTTP_HEADERS_MAX};
+    ssize_t rc = fc_http_parse_response(slot->rbuf.data, slot->rbuf.len, &limits, &resp);
+    if (rc == -EAGAIN) {
+        slot_recv(w, slot);
+        return;
+    }
+    if (rc < 0) {
+        slot_failed(w, slot, resp.error ? resp.error : "malformed response");
+        return;
+    }
+    if (resp.status < 200) { /* 100 Continue and friends: drop, read on */
+        memmove(slot->rbuf.data, slot->rbuf.data + rc, slot->rbuf.len - (size_t)rc);
+        slot->rbuf.len -= (size_t)rc;
+        slot->head_len = 0;
+        slot_progress(w, slot);
+        return;
+    }
+    if (slot->head_len == 0) {
+        slot->head_len = (size_t)rc;
+        slot_frame(slot, &resp);
+    }
+    uint64_t body_max = w->sched->cfg->http.body_sync_bytes_max;
+    if (slot->body_chunked) {
+        char *raw = slot->rbuf.data + slot->raw_pos;
+        size_t raw_len = slot->rbuf.len - slot->raw_pos, dec = raw_len;
+        ssize_t n = fc_http_chunked_decode(&slot->dec, raw, &dec, &slot->body_len, body_max);
+        memmove(slot->rbuf.data + slot->head_len + slot->body_len - dec, raw, dec);
+        slot->rbuf.len = slot->head_len + slot->body_len;
+        slot->raw_pos = slot->rbuf.len;
+        if (n == -EAGAIN) {
+            slot_recv(w, slot);
+        } else if (n < 0) {
+            slot_failed(w, slot, n == -E2BIG ? "response body too large" : "bad chunked body");
+        } else {
+            slot_done(w, slot, &resp, n == 0);
+        }
+        return;
+    }
+    if (slot->body_until_close) {
+        slot->body_len = slot->rbuf.len - slot->head_len;
+        if (slot->body_len > body_max)
+            slot_failed(w, slot, "response body too large");
+        else
+            slot_recv(w, slot); /* EOF completes it (on_recv) */
+        return;
+    }
+    if (slot->body_len > body_max) {
+        slot_failed(w, slot, "response body too large");
+    } else if (slot->rbuf.len >= slot->head_len + slot->body_len) {
+        slot_done(w, slot, &resp, slot->rbuf.len == slot->head_len + slot->body_len);
+    } else {
+        uint64_t missing = slot->head_len + slot->body_len - slot->rbuf.len;
+        if (fc_buf_reserve(&slot->rbuf, missing) == 0)
+            slot_recv(w, slot);
+        else
+            slot_failed(w, slot, "out of memory");
+    }
+}
+
+static void on_slot_recv(struct fc_worker *w, struct fc_slot *slot, int res) {
+    slot->ops--;
+    if (slot->closing || slot->inv == NULL) {
+        if (slot->ops == 0)
+            slot_disconnect(slot);
+        return;
+    }
+    if (res > 0) {
+        slot->rbuf.len += (size_t)res;
+        slot_progress(w, slot);
+    } else if (res == 0 && slot->body_until_close && slot->head_len > 0) {
+        struct fc_http_resp resp = {.headers = w->headers, .headers_cap = FC_HTTP_HEADERS_MAX};
+        struct fc_http_limits limits = {FC_RESP_HEAD_BYTES_MAX, FC_HTTP_HEADERS_MAX};
+        fc_http_parse_response(slot->rbuf.data, slot->rbuf.len, &limits, &resp);
+        slot_done(w, slot, &resp, false);
+    } else {
+        slot_failed(w, slot, res == 0 ? "connection closed before a full response"
+                                      : strerror(-res));
+    }
+}
+
+static void on_slot_send(struct fc_worker *w, struct fc_slot *slot, int res) {
+    slot->ops--;
+    if (slot->closing || slot->inv == NULL) {
+        if (slot->ops == 0)
+            slot_disconnect(slot);
+        return;
+    }
+    if (res < 0) {
+        slot_failed(w, slot, strerror(-res));
+        return;
+    }
+    /* Short send: move the iovecs past what went out and send the rest. */
+    size_t sent = (size_t)res;
+    while (slot->msg.msg_iovlen > 0 && sent >= slot->msg.msg_iov[0].iov_len) {
+        sent -= slot->msg.msg_iov[0].iov_len;
+        slot->msg.msg_iov++;
+        slot->msg.msg_iovlen--;
+    }
+    if (slot->msg.msg_iovlen > 0) {
+        slot->msg.msg_iov[0].iov_base = (char *)slot->msg.msg_iov[0].iov_base + sent;
+        slot->msg.msg_iov[0].iov_len -= sent;
+        struct io_uring_sqe *sqe = fc_uring_sqe(&w->ring);
+        io_uring_prep_sendmsg(sqe, slot->fd, &slot->msg, MSG_NOSIGNAL);
+        submit_op(w, sqe, slot, W_SEND);
+        slot->ops++;
+        return;
+    }
+    slot_recv(w, slot);
+}
+
+/* ---- instances ----------------------------------------------------------------- */
+
+static void instance_ready(struct fc_worker *w, struct fc_instance *inst);
+static void instance_failed_start(struct fc_worker *w, struct fc_instance *inst,
+                                  enum fc_inv_result r, const char *why);
+
+static void on_slot_connect(struct fc_worker *w, struct fc_slot *slot, int res) {
+    slot->ops--;
+    struct fc_instance *inst = slot->inst;
+    if (slot->closing) {
+        if (slot->ops == 0)
+            slot_disconnect(slot);
+        if (slot->inv != NULL && slot->fd < 0) /* a retry waiting for the old fd */
+            slot_arm_connect(w, slot);
+        return;
+    }
+    if (inst->state == FC_INST_DEAD) {
+        slot_disconnect(slot);
+        return;
+    }
+    if (res < 0) {
+        close(slot->fd);
+        slot->fd = -1;
+        if (inst->state == FC_INST_STARTING) {
+            /* Not listening yet: probe again soon (1 ms at first: a C
+             * runtime is up in ~1.4 ms; BENCH.md). */
+            uint64_t age = w->now_ms - inst->start_ms;
+            fc_wheel_link(&w->wheel, &inst->timer,
+                          w->now_ms + (age < PROBE_FAST_MS ? 1 : PROBE_SLOW_INTERVAL_MS));
+        } else {
+            slot_failed(w, slot, strerror(-res));
+        }
+        return;
+    }
+    slot->state = slot->inv ? FC_SLOT_BUSY : FC_SLOT_IDLE;
+    if (inst->state == FC_INST_STARTING)
+        instance_ready(w, inst);
+    else if (slot->inv != NULL)
+        slot_send(w, slot);
+}
+
+static void inst_timer_cb(struct fc_wheel_entry *e) {
+    struct fc_instance *inst = (struct fc_instance *)((char *)e - offsetof(struct fc_instance, timer));
+    struct fc_worker *w = inst->worker;
+    if (inst->state == FC_INST_STARTING) {
+        if (w->now_ms - inst->start_ms >= FC_START_TIMEOUT_MS) {
+            instance_failed_start(w, inst, FC_INV_NOT_STARTED, "the runtime did not listen");
+            return;
+        }
+        slot_arm_connect(w, &inst->slots[0]);
+        return;
+    }
+    if (inst->state == FC_INST_READY && inst->busy == 0) {
+        FC_LOG_INFO("instance %s of %s/%s idle: stopping", inst->proc.id, inst->pool->fn->service,
+                    inst->pool->fn->name);
+        instance_kill(inst);
+    }
+}
+
+static void arm_idle_reclaim(struct fc_worker *w, struct fc_instance *inst) {
+    fc_wheel_unlink(&inst->timer);
+    fc_wheel_link(&w->wheel, &inst->timer,
+                  w->now_ms + (uint64_t)w->sched->cfg->instance_idle_s * 1000);
+}
+
+/* A slot finished its request (or its connection failed): back to the pool. */
+static void slot_release(struct fc_worker *w, struct fc_slot *slot) {
+    struct fc_instance *inst = slot->inst;
+    struct fc_pool *pool = inst->pool;
+    assert(inst->busy > 0);
+    bool was_init = inst->init_inv != NULL && inst->state == FC_INST_INITIALIZING;
+    inst->busy--;
+    slot->state = FC_SLOT_IDLE;
+    if (was_init) {
+        struct fc_invocation *init = inst->init_inv;
+        bool ok = init->result == FC_INV_OK && init->status >= 200 && init->status < 300 &&
+                  init->error[0] == '\0';
+        if (ok) {
+            inst->state = FC_INST_STARTING; /* instance_ready finishes the start */
+            instance_ready(w, inst);
+        } else {
+            instance_failed_start(w, inst, FC_INV_INIT_FAILED,
+                                  init->error[0] ? init->error : "the initializer failed");
+        }
+        return;
+    }
+    if (inst->state != FC_INST_READY)
+        return;
+    slot->next_idle = pool->idle;
+    pool->idle = slot;
+    atomic_fetch_add_explicit(&counter(w, pool->fn)->capacity, 1, memory_order_relaxed);
+    if (inst->busy == 0)
+        arm_idle_reclaim(w, inst);
+    pool_dispatch(w, pool);
+}
+
+/* The port accepts (or the initializer succeeded): the instance serves. */
+static void instance_ready(struct fc_worker *w, struct fc_instance *inst) {
+    struct fc_pool *pool = inst->pool;
+    const struct fc_function *fn = pool->fn;
+    fc_wheel_unlink(&inst->timer);
+    if (fn->initializer != NULL && inst->init_inv == NULL) {
+        inst->init_inv = calloc(1, sizeof(*inst->init_inv));
+        struct fc_invocation *init = inst->init_inv;
+        if (init == NULL) {
+            instance_failed_start(w, inst, FC_INV_INTERNAL, "out of memory");
+            return;
+        }
+        init->fn = fn;
+        init->at_worker = true;
+        fc_wheel_entry_init(&init->timer, inv_timer_cb);
+        fc_reqid_next(&w->ids, init->request_id);
+        fc_buf_printf(&init->head, "POST /initialize HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                   "Content-Length: 0\r\n");
+        fc_invocation_fc_headers(&init->head, fn, init->request_id, "/initialize");
+        fc_buf_append(&init->head, "\r\n", 2);
+        inst->state = FC_INST_INITIALIZING;
+        slot_run(w, &inst->slots[0], init);
+        return;
+    }
+    inst->state = FC_INST_READY;
+    pool->starting--;
+    FC_LOG_DEBUG("instance %s of %s/%s ready in %llu ms", inst->proc.id, fn->service, fn->name,
+                 (unsigned long long)(w->now_ms - inst->start_ms));
+    /* Every slot is available: slot 0 is connected, the others connect on
+     * first use. */
+    for (uint32_t i = fn->concurrency; i-- > 0;) {
+        struct fc_slot *slot = &inst->slots[i];
+        slot->next_idle = pool->idle;
+        pool->idle = slot;
+    }
+    atomic_fetch_add_explicit(&counter(w, fn)->capacity, fn->concurrency, memory_order_relaxed);
+    arm_idle_reclaim(w, inst);
+    pool_dispatch(w, pool);
+}
+
+static void instance_kill(struct fc_instance *inst) {
+    fc_instance_kill(&inst->proc);
+}
+
+/* Take an instance's slots out of the idle stack and the capacity count. */
+static void instance_withdraw(struct fc_worker *w, struct fc_instance *inst) {
+    struct fc_pool *pool = inst->pool;
+    uint32_t removed = 0;
+    for (struct fc_slot **pp = &pool->idle; *pp;) {
+        if ((*pp)->inst == inst) {
+            *pp = (*pp)->next_idle;
+            removed++;
+        } else {
+            pp = &(*pp)->next_idle;
+        }
+    }
+    atomic_fetch_sub_explicit(&counter(w, pool->fn)->capacity, removed, memory_order_relaxed);
+}
+
+/* Fail every queued invocation of the pool (nothing can serve them). */
+static void pool_fail_queue(struct fc_worker *w, struct fc_pool *pool, enum fc_inv_result r,
+                            const char *why) {
+    while (pool->queue_head != NULL) {
+        struct fc_invocation *inv = pool->queue_head;
+        pool->queue_head = inv->next;
+        inv->next = NULL;
+        pool->queued--;
+        snprintf(inv->error, sizeof(inv->error), "%.1500s", why);
+        inv_complete(w, inv, r);
+    }
+    pool->queue_tail = NULL;
+}
+
+static void instance_failed_start(struct fc_worker *w, struct fc_instance *inst,
+                                  enum fc_inv_result r, const char *why) {
+    struct fc_pool *pool = inst->pool;
+    char msg[sizeof(inst->recent) + 128];
+    snprintf(msg, sizeof(msg), "%s. Logs : %.*s", why, (int)inst->recent_len, inst->recent);
+    FC_LOG_WARN("instance %s of %s/%s failed to start: %s", inst->proc.id, pool->fn->service,
+                pool->fn->name, why);
+    if (inst->state != FC_INST_READY && inst->state != FC_INST_DEAD)
+        pool->starting--;
+    inst->state = FC_INST_DEAD;
+    fc_wheel_unlink(&inst->timer);
+    instance_kill(inst);
+    if (pool->starting == 0 && pool->idle == NULL)
+        pool_fail_queue(w, pool, r, msg);
+}
+
+static void instance_free_if_done(struct fc_worker *w, struct fc_instance *inst) {
+    if (!inst->reaped || inst->ops > 0)
+        return;
+    const struct fc_function *fn = inst->pool->fn;
+    for (uint32_t i = 0; i < fn->concurrency; i++)
+        if (inst->slots[i].ops > 0 || inst->slots[i].fd >= 0)
+            return;
+    struct fc_instance **pp = &inst->pool->instances;
+    while (*pp != inst)
+        pp = &(*pp)->next;
+    *pp = inst->next;
+    for (uint32_t i = 0; i < fn->concurrency; i++)
+        fc_buf_free(&inst->slots[i].rbuf);
+    if (inst->init_inv != NULL) {
+        fc_buf_free(&inst->init_inv->head);
+        fc_buf_free(&inst->init_inv->resp);
+        free(inst->init_inv);
+    }
+    free(inst->slots);
+    free(inst);
+    w->instances_live--;
+}
+
+/* The process exited: fail what it was running, release everything. */
+static void on_pidfd(struct fc_worker *w, struct fc_instance *inst) {
+    inst->ops--;
+    struct fc_pool *pool = inst->pool;
+    const struct fc_function *fn = pool->fn;
+    if (inst->state == FC_INST_STARTING || inst->state == FC_INST_INITIALIZING)
+        instance_failed_start(w, inst, FC_INV_NOT_STARTED, "the runtime exited");
+    if (inst->state == FC_INST_READY)
+        instance_withdraw(w, inst);
+    inst->state = FC_INST_DEAD;
+    fc_wheel_unlink(&inst->timer);
+    bool oom = false;
+    uint32_t peak_kb = fc_instance_peak_kb(&inst->proc);
+    int status = fc_instance_reap(&inst->proc, &oom);
+    inst->reaped = true;
+    /* Keep the id for messages; the pid is gone. */
+    for (uint32_t i = 0; i < fn->concurrency; i++) {
+        struct fc_slot *slot = &inst->slots[i];
+        struct fc_invocation *inv = slot->inv;
+        slot->inv = NULL;
+        slot_disconnect(slot);
+        if (inv == NULL || inv == inst->init_inv)
+            continue;
+        inv->max_memory_kb = peak_kb;
+        snprintf(inv->error, sizeof(inv->error), "%s",
+                 oom ? "out of memory" : WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "exited");
+        inv_finish(w, inv, FC_INV_CRASHED, NULL);
+    }
+    while (inst->tail_waiters != NULL)
+        tail_waiter_finish(w, inst, inst->tail_waiters);
+    /* Relaxed: the count only bounds how many instances may start. */
+    atomic_fetch_sub_explicit(&w->sched->instances[fn->id], 1, memory_order_relaxed);
+    FC_LOG_DEBUG("instance %s of %s/%s ended (status %d%s)", inst->proc.id, fn->service, fn->name,
+                 status, oom ? ", OOM" : "");
+    instance_free_if_done(w, inst);
+    pool_dispatch(w, pool); /* queued work may start a new instance */
+}
+
+/* Start a new instance of the pool's function. Returns 0 or -errno. */
+static int instance_start(struct fc_worker *w, struct fc_pool *pool) {
+    const struct fc_function *fn = pool->fn;
+    struct fc_instance *inst = calloc(1, sizeof(*inst));
+    struct fc_slot *slots = calloc(fn->concurrency, sizeof(*slots));
+    if (inst == NULL || slots == NULL) {
+        free(inst);
+        free(slots);
+        return -ENOMEM;
+    }
+    char id[FC_REQID_LEN + 1], inst_id[FC_INSTANCE_ID_LEN + 1], err[256];
+    fc_reqid_next(&w->ids, id);
+    snprintf(inst_id, sizeof(inst_id), "c-%s", id);
+    int rc = fc_instance_spawn(fn, inst_id, &inst->proc, err, sizeof(err));
+    if (rc < 0) {
+        FC_LOG_ERROR("%s/%s: %s", fn->service, fn->name, err);
+        free(inst);
+        free(slots);
+        return rc;
+    }
+    inst->worker = w;
+    inst->pool = pool;
+    inst->slots = slots;
+    inst->state = FC_INST_STARTING;
+    inst->start_ms = w->now_ms;
+    fc_wheel_entry_init(&inst->timer, inst_timer_cb);
+    for (uint32_t i = 0; i < fn->concurrency; i++)
+        slots[i] = (struct fc_slot){.inst = inst, .fd = -1, .state = FC_SLOT_IDLE};
+    inst->next = pool->instances;
+    pool->instances = inst;
+    pool->starting++;
+    w->instances_live++;
+    struct io_uring_sqe *sqe = fc_uring_sqe(&w->ring);
+    io_uring_prep_poll_add(sqe, inst->proc.pidfd, POLLIN);
+    submit_op(w, sqe, inst, W_PIDFD);
+    inst->ops++;
+    log_arm(w, inst, 0);
+    log_arm(w, inst, 1);
+    slot_arm_connect(w, &slots[0]);
+    FC_LOG_DEBUG("instance %s of %s/%s starting (pid %d, port %u)", inst_id, fn->service,
+                 fn->name, (int)inst->proc.pid, inst->proc.port);
+    return 0;
+}
+
+/* More instances while the queue outgrows what is starting and the
+ * function may have another (its max_instances across all workers). */
+static void pool_scale(struct fc_worker *w, struct fc_pool *pool) {
+    const struct fc_function *fn = pool->fn;
+    _Atomic uint32_t *total = &w->sched->instances[fn->id];
+    while (pool->queued > pool->starting * fn->concurrency && !atomic_load(&w->stop)) {
+        uint32_t n = atomic_load_explicit(total, memory_order_relaxed);
+        if (n >= fn->max_instances)
+            return; /* throttled: the queue waits for a slot, bounded in time */
+        /* Relaxed CAS: reserves one of max_instances; nothing else is
+         * published through the counter. */
+        if (!atomic_compare_exchange_weak_explicit(total, &n, n + 1, memory_order_relaxed,
+                                                   memory_order_relaxed))
+            continue;
+        int rc = instance_start(w, pool);
+        if (rc < 0) {
+            atomic_fetch_sub_explicit(total, 1, memory_order_relaxed);
+            char why[128];
+            snprintf(why, sizeof(why), "cannot start an instance: %s", strerror(-rc));
+            if (pool->starting == 0 && pool->idle == NULL)
+                pool_fail_queue(w, pool, FC_INV_INTERNAL, why);
+            return;
+        }
+    }
+}
+
+/* Run queued invocations on idle slots; start instances for the rest. */
+static void pool_dispatch(struct fc_worker *w, struct fc_pool *pool) {
+    while (pool->queue_head != NULL && pool->idle != NULL) {
+        struct fc_invocation *inv = pool->queue_head;
+        pool->queue_head = inv->next;
+        if (pool->queue_head == NULL)
+            pool->queue_tail = NULL;
+        inv->next = NULL;
+        pool->queued--;
+        struct fc_slot *slot = pool->idle;
+        pool->idle = slot->next_idle;
+        slot_run(w, slot, inv);
+    }
+    pool_scale(w, pool);
+}
+
+/* ---- invocations --------------------------------------------------------------- */
+
+static void pool_unqueue(struct fc_pool *pool, struct fc_invocation *inv) {
+    struct fc_invocation **pp = &pool->queue_head, *prev = NULL;
+    while (*pp != inv) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    *pp = inv->next;
+    if (pool->queue_tail == inv)
+        pool->queue_tail = prev;
+    inv->next = NULL;
+    pool->queued--;
+}
+
+/* A running invocation must stop (timeout or cancel): kill its instance
+ * when it serves one request at a time, else close only its connection. */
+static void inv_abort_running(struct fc_worker *w, struct fc_invocation *inv,
+                              enum fc_inv_result r) {
+    struct fc_slot *slot = inv->slot;
+    struct fc_instance *inst = slot->inst;
+    slot->inv = NULL;
+    if (inst->pool->fn->concurrency == 1 || r == FC_INV_TIMEOUT) {
+        if (inst->state == FC_INST_READY)
+            instance_withdraw(w, inst);
+        inst->state = FC_INST_DEAD;
+        instance_kill(inst); /* the pidfd completes the cleanup */
+        inv_finish(w, inv, r, &inst->proc);
+        inst->busy--;
+        return;
+    }
+    slot->reused = false;
+    slot_disconnect(slot);
+    inv_finish(w, inv, r, &inst->proc);
+    slot_release(w, slot);
+}
+
+static void inv_timer_cb(struct fc_wheel_entry *e) {
+    struct fc_invocation *inv =
+        (struct fc_invocation *)((char *)e - offsetof(struct fc_invocation, timer));
+    struct fc_worker *w = self;
+    const struct fc_function *fn = inv->fn;
+    struct fc_slot *slot = inv->slot;
+    if (inv->awaiting_end_line) {
+        tail_waiter_finish(w, inv->tail_inst, inv);
+    } else if (slot != NULL && inv == slot->inst->init_inv) {
+        inv->slot = NULL;
+        slot->inv = NULL;
+        instance_failed_start(w, slot->inst, FC_INV_INIT_FAILED, "the initializer timed out");
+    } else if (slot != NULL) {
+        FC_LOG_INFO("%s/%s: %s timed out after %u s", fn->service, fn->name, inv->request_id,
+                    fn->timeout_s);
+        inv_abort_running(w, inv, FC_INV_TIMEOUT);
+    } else { /* waited in the queue too long: the function is saturated */
+        pool_unqueue(&w->pools[fn->id], inv);
+        snprintf(inv->error, sizeof(inv->error), "waited %u ms for an instance", QUEUE_WAIT_MS);
+        inv_complete(w, inv, FC_INV_THROTTLED);
+    }
+}
+
+static void on_invocation(struct fc_worker *w, struct fc_invocation *inv) {
+    struct fc_pool *pool = &w->pools[inv->fn->id];
+    /* Relaxed: the submit ring's acquire made the io thread's writes visible. */
+    w->held[(size_t)inv->io_index * FC_INV_POOL_MAX + inv->pool_index] =
+        (atomic_load_explicit(&inv->generation, memory_order_relaxed) & 0xffffff) + 1;
+    inv->at_worker = true;
+    inv->next = NULL;
+    inv->slot = NULL;
+    inv->duration_us = 0;
+    inv->max_memory_kb = 0;
+    inv->error[0] = '\0';
+    inv->instance_id[0] = '\0';
+    inv->awaiting_end_line = false;
+    fc_wheel_entry_init(&inv->timer, inv_timer_cb);
+    if (atomic_load(&w->stop)) {
+        inv_complete(w, inv, FC_INV_INTERNAL);
+        return;
+    }
+    if (pool->idle != NULL && pool->queue_head == NULL) {
+        struct fc_slot *slot = pool->idle;
+        pool->idle = slot->next_idle;
+        slot_run(w, slot, inv);
+        return;
+    }
+    if (pool->queued >= FC_WAIT_QUEUE_MAX) {
+        snprintf(inv->error, sizeof(inv->error), "%u requests already wait", pool->queued);
+        inv_complete(w, inv, FC_INV_THROTTLED);
+        return;
+    }
+    if (pool->queue_tail)
+        pool->queue_tail->next = inv;
+    else
+        pool->queue_head = inv;
+    pool->queue_tail = inv;
+    pool->queued++;
+    fc_wheel_link(&w->wheel, &inv->timer, w->now_ms + QUEUE_WAIT_MS);
+    pool_dispatch(w, pool);
+}
+
+/* A cancel notice: find the invocation if this worker still holds it. */
+static void on_cancel(struct fc_worker *w, uintptr_t notice) {
+    uint64_t v = (uint64_t)notice >> 1;
+    uint32_t gen = (uint32_t)(v >> 32), io = (uint32_t)(v >> 16) & 0xffff;
+    uint32_t index = (uint32_t)v & 0xffff;
+    if (io >= w->sched->io_count || index >= FC_INV_POOL_MAX)
+        return;
+    /* Only look at the invocation if this worker holds that very use of it:
+     * the held table is ours alone, so nothing here races with its owner. */
+    if (w->held[(size_t)io * FC_INV_POOL_MAX + index] != gen + 1)
+        return;
+    struct fc_invocation *inv = &w->sched->invs[(size_t)io * FC_INV_POOL_MAX + index];
+    if (inv->awaiting_end_line) {
+        tail_waiter_finish(w, inv->tail_inst, inv);
+        return;
+    }
+    if (inv->slot == NULL) {
+        pool_unqueue(&w->pools[inv->fn->id], inv);
+        inv_complete(w, inv, FC_INV_CANCELLED);
+        return;
+    }
+    struct fc_instance *inst = ((struct fc_slot *)inv->slot)->inst;
+    inv->duration_us = mono_us() - inv->start_us;
+    inv->max_memory_kb = fc_instance_peak_kb(&inst->proc);
+    char line[256];
+    int n = snprintf(line, sizeof(line),
+                     "FC Invoke End RequestId: %s, Error: Invocation canceled by client "
+                     "(duration: %llums, maxMemoryUsage: %.2fMB)",
+                     inv->request_id, (unsigned long long)(inv->duration_us / 1000),
+                     inv->max_memory_kb / 1024.0);
+    log_line_write(w, inst, inv->request_id, line, (size_t)n);
+    inv_abort_running(w, inv, FC_INV_CANCELLED);
+}
+
+/* ---- the loop ------------------------------------------------------------------ */
+
+static void arm_wake(struct fc_worker *w) {
+    struct io_uring_sqe *sqe = fc_uring_sqe(&w->ring);
+    io_uring_prep_read(sqe, w->wake_fd, &w->wake_value, sizeof(w->wake_value), 0);
+    submit_op(w, sqe, w, W_WAKE);
+}
+
+static void handle_cqe(struct fc_worker *w, const struct io_uring_cqe *cqe) {
+    void *ptr = (void *)(uintptr_t)(cqe->user_data & ~(uint64_t)W_OP_MASK);
+    switch ((enum w_op)(cqe->user_data & W_OP_MASK)) {
+    case W_WAKE: arm_wake(w); break;
+    case W_CONNECT: on_slot_connect(w, ptr, cqe->res); break;
+    case W_SEND: on_slot_send(w, ptr, cqe->res); break;
+    case W_RECV: on_slot_recv(w, ptr, cqe->res); break;
+    case W_PIDFD: on_pidfd(w, ptr); break;
+    case W_LOG_OUT: on_log(w, ptr, 0, cqe->res); instance_free_if_done(w, ptr); break;
+    case W_LOG_ERR: on_log(w, ptr, 1, cqe->res); instance_free_if_done(w, ptr); break;
+    default: assert(!"unknown worker operation");
+    }
+    /* A slot op may have been the last thing keeping a dead instance. */
+    uint32_t op = cqe->user_data & W_OP_MASK;
+    if (op == W_CONNECT || op == W_SEND || op == W_RECV) {
+        struct fc_slot *slot = ptr;
+        if (slot->inst->reaped)
+            instance_free_if_done(w, slot->inst);
+    }
+}
+
+/* Take everything the io threads submitted. Returns how many items. */
+static uint32_t drain_submits(struct fc_worker *w) {
+    void *items[64];
+    uint32_t total = 0;
+    for (uint32_t io = 0; io < w->sched->io_count; io++) {
+        struct fc_ring *r = fc_sched_ring(w->sched, io, w->index, 0);
+        uint32_t n;
+        while ((n = fc_ring_pop_burst(r, items, 64)) > 0) {
+            for (uint32_t i = 0; i < n; i++) {
+                if ((uintptr_t)items[i] & 1)
+                    on_cancel(w, (uintptr_t)items[i]);
+                else
+                    on_invocation(w, items[i]);
+            }
+            total += n;
+        }
+    }
+    return total;
+}
+
+static bool rings_empty(struct fc_worker *w) {
+    for (uint32_t io = 0; io < w->sched->io_count; io++)
+        if (fc_ring_count(fc_sched_ring(w->sched, io, w->index, 0)) > 0)
+            return false;
+    return true;
+}
+
+/* Stop: kill every instance, fail what waits, then let the pidfds finish. */
+static void worker_shutdown(struct fc_worker *w) {
+    for (uint32_t id = 0; id < w->sched->cfg->catalog.count; id++) {
+        struct fc_pool *pool = &w->pools[id];
+        pool_fail_queue(w, pool, FC_INV_INTERNAL, "fcd is stopping");
+        for (struct fc_instance *inst = pool->instances; inst; inst = inst->next)
+            instance_kill(inst);
+    }
+}
+
+static void worker_loop(struct fc_worker *w) {
+    arm_wake(w);
+    bool stopping = false;
+    /* Endless until stopped and every instance is gone. */
+    for (;;) {
+        w->now_ms = mono_us() / 1000;
+        fc_wheel_run(&w->wheel, w->now_ms);
+        drain_submits(w);
+        if (atomic_load(&w->stop) && !stopping) {
+            stopping = true;
+            worker_shutdown(w);
+        }
+        wake_io_threads(w);
+        fc_log_flush();
+        if (stopping && w->instances_live == 0)
+            break;
+        uint64_t next = fc_wheel_next_ms(&w->wheel);
+        struct __kernel_timespec ts = {0}, *tsp = NULL;
+        if (next != UINT64_MAX) {
+            uint64_t wait = next > w->now_ms ? next - w->now_ms : 0;
+            ts.tv_sec = (long long)(wait / 1000);
+            ts.tv_nsec = (long long)(wait % 1000) * 1000000;
+            tsp = &ts;
+        }
+        atomic_store_explicit(&w->sleeping, true, memory_order_relaxed);
+        atomic_thread_fence(memory_order_seq_cst); /* flag before the re-check (sched.c) */
+        if (!rings_empty(w))
+            tsp = &(struct __kernel_timespec){0}; /* work arrived: just poll */
+        struct io_uring_cqe *cqe;
+        int rc = io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, tsp, NULL);
+        atomic_store_explicit(&w->sleeping, false, memory_order_relaxed);
+        if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY) {
+            FC_LOG_ERROR("worker io_uring: %s", strerror(-rc));
+            break;
+        }
+        w->now_ms = mono_us() / 1000;
+        unsigned head, seen = 0;
+        io_uring_for_each_cqe(&w->ring, head, cqe) {
+            handle_cqe(w, cqe);
+            seen++;
+        }
+        io_uring_cq_advance(&w->ring, seen);
+    }
+}
+
+int fc_worker_init(struct fc_worker *w, struct fc_sched *s, uint32_t index) {
+    w->sched = s;
+    w->index = index;
+    w->wake_fd = eventfd(0, EFD_CLOEXEC);
+    uint32_t fns = s->cfg->catalog.count;
+    w->pools = calloc(fns ? fns : 1, sizeof(*w->pools));
+    w->io_pushed = calloc(s->io_count, sizeof(*w->io_pushed));
+    w->held = calloc((size_t)s->io_count * FC_INV_POOL_MAX, sizeof(*w->held));
+    if (w->wake_fd < 0 || !w->pools || !w->io_pushed || !w->held)
+        return -ENOMEM;
+    for (uint32_t id = 0; id < fns; id++) {
+        w->pools[id].fn = s->cfg->catalog.functions[id];
+        w->pools[id].log_fd = -1;
+    }
+    atomic_init(&w->sleeping, false);
+    atomic_init(&w->stop, false);
+    return fc_reqid_init(&w->ids);
+}
+
+void *fc_worker_main(void *arg) {
+    struct fc_worker *w = arg;
+    self = w;
+    char name[16];
+    snprintf(name, sizeof(name), "worker-%u", w->index);
+    fc_log_thread_set(name);
+    pthread_setname_np(pthread_self(), name);
+    /* The ring is created here: SINGLE_ISSUER binds it to this thread. */
+    int rc = fc_uring_init(&w->ring, RING_ENTRIES, &w->features);
+    if (rc < 0) {
+        FC_LOG_ERROR("worker io_uring setup failed: %s", strerror(-rc));
+        exit(1); /* the scheduler cannot run with a worker missing */
+    }
+    w->now_ms = mono_us() / 1000;
+    fc_wheel_init(&w->wheel, w->now_ms);
+    worker_loop(w);
+    fc_log_flush();
+    io_uring_queue_exit(&w->ring);
+    return NULL;
+}
+
+void fc_worker_destroy(struct fc_worker *w) {
+    for (uint32_t id = 0; w->pools && id < w->sched->cfg->catalog.count; id++)
+        if (w->pools[id].log_fd >= 0)
+            close(w->pools[id].log_fd);
+    if (w->wake_fd >= 0)
+        close(w->wake_fd);
+    free(w->pools);
+    free(w->io_pushed);
+    free(w->held);
+}
