@@ -12,7 +12,7 @@ PREFIX  ?= /usr/local
 # Debian packages, by purpose. `make deps` installs only what is missing.
 PKGS_BUILD = build-essential pkg-config liburing-dev liblmdb-dev libmsgpack-dev \
              libjansson-dev
-PKGS_TEST  = clang libclang-rt-14-dev curl python3 procps
+PKGS_TEST  = clang libclang-rt-14-dev curl python3 procps gunicorn python3-flask
 PKGS_BENCH = wrk nginx-light gnuplot-nox
 PKGS       = $(PKGS_BUILD) $(PKGS_TEST) $(PKGS_BENCH)
 
@@ -57,11 +57,16 @@ deps:
 	@missing=""; for p in $(PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' \
 	    || missing="$$missing $$p"; done; \
+	command -v node >/dev/null || missing="$$missing nodejs"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+	@# The Express example's node_modules (git-ignored), from the npm registry.
+	@[ -d examples/express/node_modules/express ] || \
+	  (cd examples/express && npm install --omit=dev --no-audit --no-fund --loglevel=error)
 
 # ---- build ----------------------------------------------------------------------
 $(BUILD)/%.o: %.c

@@ -44,4 +44,22 @@ uint32_t fc_ring_pop_burst(struct fc_ring *r, void **items, uint32_t n);
 /* Items waiting; exact for the consumer, a hint for anyone else. */
 uint32_t fc_ring_count(const struct fc_ring *r);
 
+/* The sleep flag of a ring consumer, and the protocol that makes a wake-up
+ * never lost: the consumer announces (flag = 1) and then re-checks its
+ * rings; a producer pushes and then checks the flag. Both sides use an
+ * acq_rel read-modify-write of the same flag, so the RMWs are totally
+ * ordered: either the producer's check reads 1 (it wakes the consumer), or
+ * the consumer's announce reads from the producer's check and so sees its
+ * push. RMWs rather than seq_cst fences, which gcc's TSan cannot check.
+ * One locked instruction per batch on each side. */
+static inline void fc_sleep_announce(_Atomic uint32_t *flag) {
+    atomic_exchange_explicit(flag, 1, memory_order_acq_rel);
+}
+static inline bool fc_sleep_check(_Atomic uint32_t *flag) {
+    return atomic_fetch_add_explicit(flag, 0, memory_order_acq_rel) != 0;
+}
+static inline void fc_sleep_clear(_Atomic uint32_t *flag) {
+    atomic_store_explicit(flag, 0, memory_order_relaxed); /* only the consumer writes 0 */
+}
+
 #endif

@@ -32,7 +32,7 @@ int fc_sched_start(const struct fc_config *cfg, uint32_t io_count, struct fc_sch
     for (size_t i = 0; i < rings; i++)
         fc_ring_init(&s->rings[i]);
     for (uint32_t i = 0; i < io_count; i++) {
-        atomic_init(&s->io[i].sleeping, false);
+        atomic_init(&s->io[i].sleeping, 0);
         s->io[i].wake_fd = -1;
         for (uint32_t k = 0; k < FC_INV_POOL_MAX; k++) {
             struct fc_invocation *inv = &s->invs[(size_t)i * FC_INV_POOL_MAX + k];
@@ -98,12 +98,9 @@ void fc_sched_io_register(struct fc_sched *s, uint32_t io_index, int wake_fd) {
     s->io[io_index].wake_fd = wake_fd;
 }
 
-/* Wake a worker if it sleeps. The seq_cst fence orders our ring push before
- * the load of its flag; the worker fences between setting the flag and
- * re-checking its rings, so one of us sees the other. */
+/* Wake a worker if it sleeps (fc_sleep_check: after our push). */
 static void wake_worker(struct fc_worker *w) {
-    atomic_thread_fence(memory_order_seq_cst);
-    if (atomic_load_explicit(&w->sleeping, memory_order_relaxed)) {
+    if (fc_sleep_check(&w->sleeping)) {
         uint64_t one = 1;
         if (write(w->wake_fd, &one, sizeof(one)) < 0)
             FC_LOG_WARN("wake worker-%u: %s", w->index, strerror(errno));
@@ -164,11 +161,10 @@ uint32_t fc_sched_poll(struct fc_sched *s, uint32_t io_index, struct fc_invocati
 }
 
 bool fc_sched_io_may_sleep(struct fc_sched *s, uint32_t io_index) {
-    atomic_store_explicit(&s->io[io_index].sleeping, true, memory_order_relaxed);
-    atomic_thread_fence(memory_order_seq_cst); /* flag before the re-check, see wake_worker */
+    fc_sleep_announce(&s->io[io_index].sleeping);
     for (uint32_t w = 0; w < s->worker_count; w++) {
         if (fc_ring_count(fc_sched_ring(s, io_index, w, 1)) > 0) {
-            atomic_store_explicit(&s->io[io_index].sleeping, false, memory_order_relaxed);
+            fc_sleep_clear(&s->io[io_index].sleeping);
             return false;
         }
     }
@@ -176,5 +172,5 @@ bool fc_sched_io_may_sleep(struct fc_sched *s, uint32_t io_index) {
 }
 
 void fc_sched_io_awake(struct fc_sched *s, uint32_t io_index) {
-    atomic_store_explicit(&s->io[io_index].sleeping, false, memory_order_relaxed);
+    fc_sleep_clear(&s->io[io_index].sleeping);
 }

@@ -14,10 +14,10 @@
  * another, or queues the invocation, bounded). Counters are hints: a worker
  * that is wrong about capacity queues or starts an instance.
  *
- * Wake-ups: a thread about to sleep sets its `sleeping` flag and re-checks
- * its rings (Dekker-style, seq_cst fences on both sides); a producer that
- * pushed a batch writes the consumer's eventfd only when that flag is set.
- * So a busy consumer costs its producers nothing but the pushes. */
+ * Wake-ups: a thread about to sleep announces it on its `sleeping` flag and
+ * re-checks its rings; a producer that pushed a batch writes the consumer's
+ * eventfd only when the flag is set (fc_sleep_announce / fc_sleep_check in
+ * ring.h). So a busy consumer costs its producers nothing but the pushes. */
 #ifndef FC_SCHED_H
 #define FC_SCHED_H
 

@@ -103,13 +103,11 @@ static void inv_complete(struct fc_worker *w, struct fc_invocation *inv, enum fc
 /* Wake io threads that got completions this round, if they sleep. */
 static void wake_io_threads(struct fc_worker *w) {
     struct fc_sched *s = w->sched;
-    atomic_thread_fence(memory_order_seq_cst); /* pushes before the flag loads (sched.c) */
     for (uint32_t i = 0; i < s->io_count; i++) {
         if (!w->io_pushed[i])
             continue;
         w->io_pushed[i] = false;
-        if (atomic_load_explicit(&s->io[i].sleeping, memory_order_relaxed) &&
-            s->io[i].wake_fd >= 0) {
+        if (fc_sleep_check(&s->io[i].sleeping) && s->io[i].wake_fd >= 0) {
             uint64_t one = 1;
             if (write(s->io[i].wake_fd, &one, sizeof(one)) < 0)
                 FC_LOG_WARN("wake io-%u: %s", i, strerror(errno));
@@ -1149,13 +1147,12 @@ static void worker_loop(struct fc_worker *w) {
             ts.tv_nsec = (long long)(wait % 1000) * 1000000;
             tsp = &ts;
         }
-        atomic_store_explicit(&w->sleeping, true, memory_order_relaxed);
-        atomic_thread_fence(memory_order_seq_cst); /* flag before the re-check (sched.c) */
+        fc_sleep_announce(&w->sleeping);
         if (!rings_empty(w))
             tsp = &(struct __kernel_timespec){0}; /* work arrived: just poll */
         struct io_uring_cqe *cqe;
         int rc = io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, tsp, NULL);
-        atomic_store_explicit(&w->sleeping, false, memory_order_relaxed);
+        fc_sleep_clear(&w->sleeping);
         if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY) {
             FC_LOG_ERROR("worker io_uring: %s", strerror(-rc));
             break;
@@ -1184,7 +1181,7 @@ int fc_worker_init(struct fc_worker *w, struct fc_sched *s, uint32_t index) {
         w->pools[id].fn = s->cfg->catalog.functions[id];
         w->pools[id].log_fd = -1;
     }
-    atomic_init(&w->sleeping, false);
+    atomic_init(&w->sleeping, 0);
     atomic_init(&w->stop, false);
     return fc_reqid_init(&w->ids);
 }

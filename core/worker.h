@@ -43,7 +43,7 @@ struct fc_counter {
 };
 
 struct fc_io_peer {
-    _Alignas(64) _Atomic bool sleeping; /* the io thread is (about to be) asleep */
+    _Alignas(64) _Atomic uint32_t sleeping; /* the io thread is (about to be) asleep */
     int wake_fd;
 };
 
@@ -144,7 +144,7 @@ struct fc_worker {
     uint64_t now_ms;
     int wake_fd;
     uint64_t wake_value;
-    _Alignas(64) _Atomic bool sleeping; /* shared: producers read it */
+    _Alignas(64) _Atomic uint32_t sleeping; /* shared: see fc_sleep_announce */
     _Atomic bool stop;                  /* shared: set by the main thread */
     char _guard[64];
     struct fc_pool *pools; /* [catalog count] */

@@ -47,25 +47,25 @@
  * and the platform replaces it. */
 #define FCRT_ASSERT(c) ((c) ? (void)0 : fcrt_assert_fail(#c, __FILE__, __LINE__))
 
-static void __attribute__((noreturn)) fcrt_assert_fail(const char *what, const char *file,
-                                                       int line) {
+static void __attribute__((noreturn))
+fcrt_assert_fail(const char *what, const char *file, int line) {
     fprintf(stderr, "fcrt: %s:%d: assertion failed: %s\n", file, line, what);
     abort();
 }
 
-#define READ_CHUNK_BYTES (16u * 1024)  /* free space wanted before each read */
+#define READ_CHUNK_BYTES (16u * 1024)    /* free space wanted before each read */
 #define CHUNKED_SLACK_BYTES (64u * 1024) /* undecoded chunked bytes held at once */
-#define ACCEPT_RETRY_MS 100             /* after EMFILE/ENFILE */
+#define ACCEPT_RETRY_MS 100              /* after EMFILE/ENFILE */
 static_assert(READ_CHUNK_BYTES <= FCRT_KEEP_BYTES, "a fresh buffer holds one read");
 
 enum conn_state { ST_HEAD, ST_BODY_CL, ST_BODY_CHUNKED };
 
 struct conn {
-    int fd;            /* -1: the slot is free */
-    uint32_t events;   /* current epoll interest */
+    int fd;          /* -1: the slot is free */
+    uint32_t events; /* current epoll interest */
     uint32_t next_free;
     enum conn_state state;
-    bool close_after;  /* close once out and tail are sent */
+    bool close_after; /* close once out and tail are sent */
     bool peer_eof;
 
     char *in;
@@ -419,8 +419,11 @@ static int answer_error(struct conn *c, int status, const char *why) {
     char msg[256];
     int n = snprintf(msg, sizeof(msg), "%s\n", why);
     size_t len = n < 0 ? 0 : (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1;
-    struct answer a = {.status = status, .content_type = "text/plain", .close = true,
-                       .body = msg, .body_len = len};
+    struct answer a = {.status = status,
+                       .content_type = "text/plain",
+                       .close = true,
+                       .body = msg,
+                       .body_len = len};
     return answer_queue(c, &a);
 }
 
@@ -631,8 +634,8 @@ static int step_body_chunked(struct srv *s, struct conn *c) {
         return 0;
     size_t len = raw_len;
     uint64_t total = c->body_len;
-    ssize_t rc = fc_http_chunked_decode(&c->chunk, base + raw_at, &len, &total,
-                                        FCRT_BODY_BYTES_MAX);
+    ssize_t rc =
+        fc_http_chunked_decode(&c->chunk, base + raw_at, &len, &total, FCRT_BODY_BYTES_MAX);
     FCRT_ASSERT(total == c->body_len + len);
     c->body_len = total;
     if (rc == -EAGAIN) { /* all raw bytes consumed; drop them */
@@ -645,7 +648,7 @@ static int step_body_chunked(struct srv *s, struct conn *c) {
                    ? -ENOMEM
                    : 1;
     }
-    size_t next = raw_at + raw_len - (size_t)rc; /* the pipelined rest starts here */
+    size_t next = raw_at + raw_len - (size_t)rc;   /* the pipelined rest starts here */
     FCRT_ASSERT(c->head_len + c->body_len < next); /* the final chunk lay between */
     head_refresh(s, c);
     int drc = dispatch(s, c, base + c->head_len, (size_t)c->body_len);
@@ -856,9 +859,16 @@ static void accept_all(struct srv *s) {
         }
         s->free_head = c->next_free;
         s->conns_open++;
-        *c = (struct conn){.fd = fd, .events = EPOLLIN, .in = c->in, .in_cap = c->in_cap,
-                           .out = c->out, .out_cap = c->out_cap, .rbody = c->rbody,
-                           .rbody_cap = c->rbody_cap, .rhead = c->rhead, .rhead_cap = c->rhead_cap};
+        *c = (struct conn){.fd = fd,
+                           .events = EPOLLIN,
+                           .in = c->in,
+                           .in_cap = c->in_cap,
+                           .out = c->out,
+                           .out_cap = c->out_cap,
+                           .rbody = c->rbody,
+                           .rbody_cap = c->rbody_cap,
+                           .rhead = c->rhead,
+                           .rhead_cap = c->rhead_cap};
     }
     accept_pause(s, false);
 }
@@ -903,7 +913,8 @@ static int listen_on(int port) {
     if (fd < 0)
         return -errno;
     int one = 1;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_ANY)};
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
         bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, SOMAXCONN) < 0) {
@@ -992,7 +1003,9 @@ int fcrt_serve(const struct fcrt_options *opts) {
         free(s);
         return rc;
     }
-    struct sigaction sa = {.sa_handler = on_signal}, old_term, old_int;
+    /* SA_RESTART: a handler's own blocking calls are not cut short by EINTR;
+     * epoll_wait is never restarted, and the eventfd wakes it anyway. */
+    struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART}, old_term, old_int;
     sigemptyset(&sa.sa_mask);
     wake_fd = s->wakefd;
     sigaction(SIGTERM, &sa, &old_term);

@@ -117,11 +117,11 @@ struct fcrt_request {
     const char *method;       /* "GET", "POST", ... as sent */
     const char *target;       /* full request-target: path?query */
     size_t target_len;
-    size_t path_len;          /* target[0..path_len) is the path */
-    const char *query;        /* after '?', or "" when there is none */
-    const char *body;         /* decoded body (chunked is undone); "" if none */
-    size_t body_len;          /* may contain NULs: trust body_len */
-    const char *request_id;   /* x-fc-request-id, or "" when absent */
+    size_t path_len;        /* target[0..path_len) is the path */
+    const char *query;      /* after '?', or "" when there is none */
+    const char *body;       /* decoded body (chunked is undone); "" if none */
+    size_t body_len;        /* may contain NULs: trust body_len */
+    const char *request_id; /* x-fc-request-id, or "" when absent */
 
     const void *_http; /* private: the parsed head */
 };

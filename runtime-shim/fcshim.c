@@ -60,9 +60,9 @@ struct shim_opts {
     const char *cgroups[CGROUPS_MAX];
     int cgroups_count;
     const char *netns;
-    long long uid, gid;       /* -1: unchanged */
-    long long nofile, nproc;  /* -1: unchanged */
-    char **argv;              /* COMMAND and ARGS */
+    long long uid, gid;      /* -1: unchanged */
+    long long nofile, nproc; /* -1: unchanged */
+    char **argv;             /* COMMAND and ARGS */
 };
 
 static void __attribute__((noreturn)) die(int code, const char *what, const char *arg, int err) {

@@ -63,8 +63,8 @@ static void on_invoke(const struct fcrt_request *req, struct fcrt_response *resp
     } else if (len == 4 && memcmp(ev, "fail", 4) == 0) {
         resp->failed = true;
         resp->content_type = "application/json";
-        fcrt_response_set_body_borrowed(resp, "{\"errorMessage\":\"requested failure\"}", 36,
-                                        NULL, NULL);
+        fcrt_response_set_body_borrowed(resp, "{\"errorMessage\":\"requested failure\"}", 36, NULL,
+                                        NULL);
         return;
     } else if (starts(ev, len, "log:")) {
         printf("%.*s\n", (int)(len - 4), ev + 4);

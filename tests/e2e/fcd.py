@@ -243,3 +243,55 @@ def wait_for(pred, timeout, step=0.02):
         if v or time.monotonic() >= deadline:
             return v
         time.sleep(step)
+
+
+# ---- invocation helpers (test_invoke.py, test_runtimes.py) -------------------------
+
+UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+
+def invoke_raw(fn, event=b"", service="default", headers=()):
+    """The raw bytes of a sync InvokeFunction request."""
+    body = event.encode() if isinstance(event, str) else event
+    head = "POST /2016-08-15/services/%s/functions/%s/invocations HTTP/1.1\r\nHost: x\r\n" \
+           "Content-Length: %d\r\n" % (service, fn, len(body))
+    head += "".join("%s: %s\r\n" % kv for kv in headers)
+    return head.encode() + b"\r\n" + body
+
+
+def invoke(fcd, fn, event=b"", service="default", headers=(), timeout=10.0):
+    """One sync InvokeFunction call on a new connection: (status, headers, body)."""
+    return request(fcd, invoke_raw(fn, event, service, headers), timeout * SLOW)
+
+
+def function_log_path(fcd, fn, service="default"):
+    """The per-function log file fcd writes instance output to."""
+    return os.path.join(fcd.dir, "data", "logs", service, fn + ".log")
+
+
+def read_text(path):
+    """A file's text, or "" when it does not exist (yet)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+def pids_with_env(name, value):
+    """Pids of live processes whose environment holds name=value (from /proc)."""
+    want = ("%s=%s" % (name, value)).encode()
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/environ" % d, "rb") as f:
+                env = f.read().split(b"\0")
+            with open("/proc/%s/stat" % d, "rb") as f:
+                state = f.read().rpartition(b")")[2].split()[0]
+        except OSError:
+            continue
+        if want in env and state != b"Z":
+            pids.append(int(d))
+    return pids

@@ -9,14 +9,19 @@ import subprocess
 import tempfile
 import time
 
-from fcd import (FCD, SLOW, Fcd, check_log_clean, read_response, request, wait_for)
+from fcd import (FCD, SLOW, Fcd, check_log_clean, read_response, request, sanitizer_report,
+                 wait_for)
 
 GET_HEALTH = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
 
 
 def run_fcd(args, timeout=10):
-    """Run fcd to completion (a checking or failing invocation)."""
-    return subprocess.run([FCD] + list(args), capture_output=True, timeout=timeout * SLOW)
+    """Run fcd to completion (a checking or failing invocation); fails the
+    test when a sanitizer build reports on its way out."""
+    r = subprocess.run([FCD] + list(args), capture_output=True, timeout=timeout * SLOW)
+    report = sanitizer_report(r.stderr)
+    assert report is None, "sanitizer report from fcd %s:\n%s" % (" ".join(args), report)
+    return r
 
 
 def write(path, text):

@@ -195,6 +195,26 @@ def test_malformed_requests_table():
     assert not failures, "\n".join(failures)
 
 
+def test_pipelining_flood_before_reading():
+    # 50,000 requests (about 10 MB of responses) sent before reading any:
+    # the server must hold back, not fail, and answer every one in order.
+    n = 50000
+    for mode, config in (("multishot", None), ("basic", '{"http":{"uring_basic":true}}')):
+        with Fcd(config=config) as f, f.connect(timeout=30 * SLOW) as s:
+            s.sendall(GET_HEALTH * 2)
+            assert [read_response(s)[0] for _ in range(2)] == [200, 200]
+            t = threading.Thread(target=s.sendall, args=(GET_HEALTH * (n - 1) +
+                                                         b"GET /nope HTTP/1.1\r\n\r\n",))
+            t.start()
+            try:
+                time.sleep(0.5)  # let output pile up on the server
+                statuses = [read_response(s)[0] for _ in range(n)]
+            finally:
+                t.join(30 * SLOW)
+            assert statuses == [200] * (n - 1) + [400], (mode, statuses.count(200))
+            assert nothing_pending(s), mode
+
+
 def test_malformed_after_good_request_on_same_connection():
     # An error in a pipelined request still answers the requests before it.
     with Fcd() as f, f.connect() as s:

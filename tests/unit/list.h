@@ -6,6 +6,18 @@
     X(wheel_cancel)                                                                                \
     X(wheel_far_future_cascades)                                                               \
     X(wheel_random_against_model)                                                              \
+    /* core/ring */                                                                                \
+    X(ring_burst_and_wrap)                                                                         \
+    X(ring_two_threads_in_order)                                                                   \
+    X(ring_sleep_flag)                                                                             \
+    /* core/buf */                                                                                 \
+    X(buf_append_printf)                                                                           \
+    X(buf_base64_vectors)                                                                          \
+    /* core/registry */                                                                            \
+    X(registry_json_and_defaults)                                                                  \
+    X(registry_flag)                                                                               \
+    X(registry_errors_name_the_key)                                                                \
+    X(registry_names)                                                                              \
     /* core/reqid */                                                                               \
     X(reqid_format)                                                                                \
     X(reqid_unique_across_threads)                                                                 \

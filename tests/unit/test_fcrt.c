@@ -128,7 +128,8 @@ static int free_port(void) {
 static int try_connect(int port) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     FC_CHECK(fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
         close(fd);
@@ -353,7 +354,8 @@ FC_TEST(fcrt_pipelined_in_order) {
         FC_CHECK_INT(q.status, 200);
         if (i % 7 == 3) {
             FC_CHECK_INT(q.body_len, 20000 + i);
-            FC_CHECK(q.body[0] == '0' && q.body[q.body_len - 1] == "0123456789"[(q.body_len - 1) % 10]);
+            FC_CHECK(q.body[0] == '0' &&
+                     q.body[q.body_len - 1] == "0123456789"[(q.body_len - 1) % 10]);
         } else {
             char want[32];
             snprintf(want, sizeof(want), "hello, n%d", i);
@@ -526,7 +528,8 @@ FC_TEST(fcrt_malformed_400) {
         {"GET / HTTP/1.1\r\nbad header\r\n\r\n", 400},
         {"GARBAGE\r\n\r\n", 400},
         {"GET / HTTP/1.1\nHost: x\n\n", 400},
-        {"POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+         400},
         {"POST / HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n", 413},
         {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400},
         {"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501},
@@ -816,7 +819,12 @@ FC_TEST(fcshim_session_and_code_dir) {
     sigaddset(&block, SIGTERM);
     sigprocmask(SIG_BLOCK, &block, NULL);
     signal(SIGPIPE, SIG_IGN);
-    char *argv[] = {(char *)fcshim_path(), "--code-dir", dir, "--", "/bin/sh", "-c",
+    char *argv[] = {(char *)fcshim_path(),
+                    "--code-dir",
+                    dir,
+                    "--",
+                    "/bin/sh",
+                    "-c",
                     "echo $$; pwd; cut -d' ' -f5,6 /proc/$$/stat; readlink /proc/$$/fd/0; "
                     "grep -E '^Sig(Blk|Ign)' /proc/$$/status",
                     NULL};
@@ -891,8 +899,18 @@ FC_TEST(fcshim_limits_and_ids) {
     snprintf(gid, sizeof(gid), "%u", g);
     /* Only root can drop supplementary groups (and fcshim only tries then). */
     bool root = getuid() == 0;
-    char *argv[] = {(char *)fcshim_path(), "--nofile", "123", "--nproc", "4000", "--uid", uid,
-                    "--gid", gid, "--", "/bin/sh", "-c",
+    char *argv[] = {(char *)fcshim_path(),
+                    "--nofile",
+                    "123",
+                    "--nproc",
+                    "4000",
+                    "--uid",
+                    uid,
+                    "--gid",
+                    gid,
+                    "--",
+                    "/bin/sh",
+                    "-c",
                     root ? "ulimit -n; grep -E '^Max processes' /proc/self/limits | tr -s ' ' | "
                            "cut -d' ' -f3; id -u; id -g; id -G"
                          : "ulimit -n; grep -E '^Max processes' /proc/self/limits | tr -s ' ' | "
