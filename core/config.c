@@ -40,6 +40,9 @@ static const struct key keys[] = {
     {"access_log", KEY_BOOL, offsetof(struct fc_config, access_log), 0, 0, 0},
     UINT_KEY("drain_grace_ms", drain_grace_ms, 0, 3600000),
     UINT_KEY("instance_idle_s", instance_idle_s, 1, 86400),
+    STR_KEY("instance_user", instance_user),
+    UINT_KEY("instance_nofile", instance_nofile, 64, 1048576),
+    UINT_KEY("instance_nproc", instance_nproc, 16, 4194304),
     UINT_KEY("http.head_bytes_max", http.head_bytes_max, 1024, FC_HTTP_HEAD_BYTES_MAX),
     UINT_KEY("http.headers_max", http.headers_max, 1, FC_HTTP_HEADERS_MAX),
     UINT_KEY("http.body_sync_bytes_max", http.body_sync_bytes_max, 0, FC_HTTP_BODY_SYNC_BYTES_MAX),
@@ -78,6 +81,9 @@ void fc_config_defaults(struct fc_config *c) {
     c->foreground = false;
     c->drain_grace_ms = FC_DRAIN_GRACE_MS_DEFAULT;
     c->instance_idle_s = FC_INSTANCE_IDLE_S_DEFAULT;
+    snprintf(c->instance_user, sizeof(c->instance_user), "nobody");
+    c->instance_nofile = 65536;
+    c->instance_nproc = 65536;
     c->http.head_bytes_max = FC_HTTP_HEAD_BYTES_DEFAULT;
     c->http.headers_max = FC_HTTP_HEADERS_DEFAULT;
     c->http.body_sync_bytes_max = FC_HTTP_BODY_SYNC_BYTES_DEFAULT;

@@ -39,6 +39,9 @@ struct fc_config {
     uint32_t drain_grace_ms;
     struct fc_catalog catalog; /* "services" in the file, then --function flags; sealed */
     uint32_t instance_idle_s;  /* idle instances are reclaimed after this */
+    char instance_user[64];    /* run instances as this user when fcd is root; "root" = no drop */
+    uint32_t instance_nofile;  /* RLIMIT_NOFILE of an instance */
+    uint32_t instance_nproc;   /* RLIMIT_NPROC of an instance (per user: shared by all) */
     struct {
         uint32_t head_bytes_max;
         uint32_t headers_max;

@@ -6,12 +6,14 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -29,6 +31,8 @@ static char shim_path[PATH_MAX];
 static char cgroup_parent[PATH_MAX]; /* "" = no memory cgroups */
 static bool cgroup_v2;
 static char region[] = "local";
+static char uid_arg[16], gid_arg[16];   /* "" = keep fcd's credentials */
+static char nofile_arg[16], nproc_arg[16];
 
 static int write_text(const char *dir, const char *file, const char *text) {
     char path[PATH_MAX + 64];
@@ -114,8 +118,36 @@ static void cgroup_probe(void) {
                 "maxMemoryUsage from VmHWM");
 }
 
+/* When fcd runs as root, instances run as cfg->instance_user. */
+/* A limit no higher than fcd's own hard limit: raising a hard limit needs
+ * CAP_SYS_RESOURCE, which a container may not grant even to root. */
+static unsigned long clamp_limit(int resource, uint32_t want) {
+    struct rlimit rl;
+    if (getrlimit(resource, &rl) == 0 && rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
+        return (unsigned long)rl.rlim_max;
+    return want;
+}
+
+static int credentials_setup(const struct fc_config *cfg) {
+    snprintf(nofile_arg, sizeof(nofile_arg), "%lu", clamp_limit(RLIMIT_NOFILE, cfg->instance_nofile));
+    snprintf(nproc_arg, sizeof(nproc_arg), "%lu", clamp_limit(RLIMIT_NPROC, cfg->instance_nproc));
+    if (geteuid() != 0 || strcmp(cfg->instance_user, "root") == 0)
+        return 0;
+    struct passwd *pw = getpwnam(cfg->instance_user);
+    if (pw == NULL) {
+        FC_LOG_ERROR("instance_user '%s': no such user", cfg->instance_user);
+        return -ENOENT;
+    }
+    snprintf(uid_arg, sizeof(uid_arg), "%u", (unsigned)pw->pw_uid);
+    snprintf(gid_arg, sizeof(gid_arg), "%u", (unsigned)pw->pw_gid);
+    FC_LOG_INFO("instances run as %s (uid %s, gid %s)", cfg->instance_user, uid_arg, gid_arg);
+    return 0;
+}
+
 int fc_instance_setup(const struct fc_config *cfg) {
-    (void)cfg;
+    int rc = credentials_setup(cfg);
+    if (rc < 0)
+        return rc;
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     if (n < 0)
@@ -209,6 +241,16 @@ static int spawn_shim(const struct fc_function *fn, struct fc_proc *p, int out_w
         argv[n++] = "--cgroup";
         argv[n++] = p->cgroup;
     }
+    if (uid_arg[0] != '\0') {
+        argv[n++] = "--uid";
+        argv[n++] = uid_arg;
+        argv[n++] = "--gid";
+        argv[n++] = gid_arg;
+    }
+    argv[n++] = "--nofile";
+    argv[n++] = nofile_arg;
+    argv[n++] = "--nproc";
+    argv[n++] = nproc_arg;
     argv[n++] = "--";
     for (char *const *a = fn->argv; *a; a++)
         argv[n++] = *a;
