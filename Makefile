@@ -47,7 +47,7 @@ UNIT     = $(BUILD)/unit-tests
 HELLO    = examples/hello-c/bootstrap
 BINS     = $(FCD) $(FCSHIM) $(FCRT) $(UNIT) $(HELLO)
 
-.PHONY: all deps run test unit e2e fuzz bench-http clean format
+.PHONY: all deps run test unit e2e fuzz bench-http bench-spawn clean format
 all: $(BINS)
 
 # ---- dependencies ---------------------------------------------------------------
@@ -129,6 +129,13 @@ fuzz: deps
 # ---- benchmarks ------------------------------------------------------------------
 bench-http: deps all
 	FCD=$(FCD) QUICK=$(QUICK) bench/http.sh
+
+# The spawn floor: posix_spawn of /bin/true, fcshim → /bin/true, and the C
+# example with and without fcshim until its port accepts (medians of 20).
+$(BUILD)/fcshim_bench: $(BUILD)/runtime-shim/fcshim_bench.o
+	$(CC) $(LDFLAGS) -o $@ $^
+bench-spawn: all $(BUILD)/fcshim_bench
+	$(BUILD)/fcshim_bench $(FCSHIM) examples/hello-c 20
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
