@@ -39,6 +39,7 @@ static void function_free(struct fc_function *f) {
     for (char **p = f->env; *p; p++)
         free(*p);
     free(f->initializer);
+    free(f->pre_stop);
     free(f);
 }
 
@@ -71,6 +72,7 @@ static struct fc_function *function_new(struct fc_catalog *cat, const char *serv
     f->memory_mb = 128;
     f->timeout_s = 3;
     f->initialization_timeout_s = 3;
+    f->pre_stop_timeout_s = 3;
     f->concurrency = 1;
     f->max_instances = 16;
     f->ca_port = 9000;
@@ -104,6 +106,17 @@ static int uint_member(json_t *obj, const char *key, uint32_t min, uint32_t max,
         return fail(err, "%s.%s: expected an integer in %u..%u", where, key, min, max);
     *out = (uint32_t)json_integer_value(v);
     return 0;
+}
+
+/* A non-empty string member (a handler name). */
+static int string_member(json_t *obj, const char *key, char **out, const char *where, char *err) {
+    json_t *v = json_object_get(obj, key);
+    if (v == NULL)
+        return 0;
+    if (!json_is_string(v) || json_string_length(v) == 0)
+        return fail(err, "%s.%s: expected a non-empty string", where, key);
+    *out = strdup(json_string_value(v));
+    return *out ? 0 : fail(err, "out of memory");
 }
 
 /* Append the strings of a JSON array to a NULL-terminated vector. */
@@ -178,7 +191,7 @@ static int trigger_member(json_t *obj, struct fc_function *f, const char *where,
 static const char *const function_keys[] = {
     "code_dir", "command", "args", "environment", "memory_mb", "timeout_s",
     "initializer", "initialization_timeout_s", "instance_concurrency", "max_instances",
-    "ca_port", "http_trigger", NULL};
+    "ca_port", "http_trigger", "pre_stop", "pre_stop_timeout_s", NULL};
 
 static int function_members(json_t *obj, struct fc_function *f, const char *where, char *err) {
     const char *key;
@@ -200,16 +213,14 @@ static int function_members(json_t *obj, struct fc_function *f, const char *wher
     if (!rc) rc = uint_member(obj, "max_instances", 1, FC_INSTANCES_MAX, &f->max_instances, where,
                               err);
     if (!rc) rc = uint_member(obj, "ca_port", 1, 65535, &f->ca_port, where, err);
+    if (!rc) rc = uint_member(obj, "pre_stop_timeout_s", 1, INIT_TIMEOUT_S_MAX,
+                              &f->pre_stop_timeout_s, where, err);
+    if (!rc) rc = string_member(obj, "initializer", &f->initializer, where, err);
+    if (!rc) rc = string_member(obj, "pre_stop", &f->pre_stop, where, err);
     if (!rc) rc = strings_member(obj, "command", f->argv, FC_FUNCTION_ARGS_MAX, where, err);
     if (!rc) rc = strings_member(obj, "args", f->argv, FC_FUNCTION_ARGS_MAX, where, err);
     if (!rc) rc = env_member(obj, f, where, err);
     if (!rc) rc = trigger_member(obj, f, where, err);
-    json_t *init = json_object_get(obj, "initializer");
-    if (!rc && init != NULL) {
-        if (!json_is_string(init) || json_string_length(init) == 0)
-            return fail(err, "%s.initializer: expected a non-empty string", where);
-        f->initializer = strdup(json_string_value(init));
-    }
     if (!rc && json_object_get(obj, "args") && !json_object_get(obj, "command"))
         return fail(err, "%s.args: needs a command", where);
     return rc;

@@ -45,6 +45,8 @@ struct fc_function {
     char *argv[FC_FUNCTION_ARGS_MAX + 1]; /* NULL-terminated; default {code_dir/bootstrap} */
     char *env[FC_FUNCTION_ENV_MAX + 1];   /* "NAME=value", NULL-terminated */
     char *initializer;                    /* NULL: no /initialize call */
+    char *pre_stop;                       /* NULL: no /pre-stop call before stopping */
+    uint32_t pre_stop_timeout_s;          /* default 3 */
     uint32_t memory_mb;                   /* default 128 */
     uint32_t timeout_s;                   /* default 3 (FC's) */
     uint32_t initialization_timeout_s;    /* default 3 */

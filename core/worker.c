@@ -364,7 +364,7 @@ static void slot_run(struct fc_worker *w, struct fc_slot *slot, struct fc_invoca
     inv->slot = slot;
     if (inst->busy++ == 0)
         fc_wheel_unlink(&inst->timer); /* no idle reclaim while busy */
-    if (inv != inst->init_inv) {
+    if (inv != inst->hook_inv) {
         /* Relaxed: placement hint. */
         atomic_fetch_sub_explicit(&counter(w, inst->pool->fn)->capacity, 1, memory_order_relaxed);
         if (inst->pool->fn->concurrency == 1)
@@ -372,8 +372,10 @@ static void slot_run(struct fc_worker *w, struct fc_slot *slot, struct fc_invoca
     }
     fc_wheel_unlink(&inv->timer);
     inv->start_us = mono_us();
-    uint32_t timeout_s =
-        inv == inst->init_inv ? inst->pool->fn->initialization_timeout_s : inst->pool->fn->timeout_s;
+    const struct fc_function *fn = inst->pool->fn;
+    uint32_t timeout_s = inv != inst->hook_inv             ? fn->timeout_s
+                         : inst->state == FC_INST_STOPPING ? fn->pre_stop_timeout_s
+                                                           : fn->initialization_timeout_s;
     fc_wheel_link(&w->wheel, &inv->timer, w->now_ms + (uint64_t)timeout_s * 1000);
     if (slot->fd < 0)
         slot_arm_connect(w, slot);
@@ -422,7 +424,7 @@ static void slot_done(struct fc_worker *w, struct fc_slot *slot, const struct fc
         slot_disconnect(slot);
     fc_wheel_unlink(&inv->timer);
     slot->inv = NULL;
-    if (inv == inst->init_inv) {
+    if (inv == inst->hook_inv) {
         slot_release(w, slot);
         return;
     }
@@ -468,7 +470,7 @@ static void slot_failed(struct fc_worker *w, struct fc_slot *slot, const char *w
     }
     snprintf(inv->error, sizeof(inv->error), "%s", why);
     slot->inv = NULL;
-    if (inv == inst->init_inv) {
+    if (inv == inst->hook_inv) {
         slot_release(w, slot);
         return;
     }
@@ -595,6 +597,10 @@ static void on_slot_send(struct fc_worker *w, struct fc_slot *slot, int res) {
 /* ---- instances ----------------------------------------------------------------- */
 
 static void instance_ready(struct fc_worker *w, struct fc_instance *inst);
+static void instance_serve(struct fc_worker *w, struct fc_instance *inst);
+static void instance_withdraw(struct fc_worker *w, struct fc_instance *inst);
+static int hook_run(struct fc_worker *w, struct fc_instance *inst, const char *method,
+                    const char *path);
 static void instance_failed_start(struct fc_worker *w, struct fc_instance *inst,
                                   enum fc_inv_result r, const char *why);
 
@@ -645,9 +651,12 @@ static void inst_timer_cb(struct fc_wheel_entry *e) {
         return;
     }
     if (inst->state == FC_INST_READY && inst->busy == 0) {
-        FC_LOG_INFO("instance %s of %s/%s idle: stopping", inst->proc.id, inst->pool->fn->service,
-                    inst->pool->fn->name);
-        instance_kill(inst);
+        const struct fc_function *fn = inst->pool->fn;
+        FC_LOG_INFO("instance %s of %s/%s idle: stopping", inst->proc.id, fn->service, fn->name);
+        instance_withdraw(w, inst);
+        inst->state = FC_INST_STOPPING;
+        if (fn->pre_stop == NULL || hook_run(w, inst, "GET", "/pre-stop") < 0)
+            instance_kill(inst);
     }
 }
 
@@ -662,16 +671,22 @@ static void slot_release(struct fc_worker *w, struct fc_slot *slot) {
     struct fc_instance *inst = slot->inst;
     struct fc_pool *pool = inst->pool;
     assert(inst->busy > 0);
-    bool was_init = inst->init_inv != NULL && inst->state == FC_INST_INITIALIZING;
+    bool was_init = inst->hook_inv != NULL && inst->state == FC_INST_INITIALIZING;
     inst->busy--;
     slot->state = FC_SLOT_IDLE;
+    if (inst->state == FC_INST_STOPPING) { /* /pre-stop answered (or failed): stop */
+        FC_LOG_DEBUG("instance %s: /pre-stop answered %d%s%s", inst->proc.id,
+                     inst->hook_inv->status, inst->hook_inv->error[0] ? ": " : "",
+                     inst->hook_inv->error);
+        instance_kill(inst);
+        return;
+    }
     if (was_init) {
-        struct fc_invocation *init = inst->init_inv;
+        struct fc_invocation *init = inst->hook_inv;
         bool ok = init->result == FC_INV_OK && init->status >= 200 && init->status < 300 &&
                   init->error[0] == '\0';
         if (ok) {
-            inst->state = FC_INST_STARTING; /* instance_ready finishes the start */
-            instance_ready(w, inst);
+            instance_serve(w, inst);
         } else {
             instance_failed_start(w, inst, FC_INV_INIT_FAILED,
                                   init->error[0] ? init->error : "the initializer failed");
@@ -688,30 +703,52 @@ static void slot_release(struct fc_worker *w, struct fc_slot *slot) {
     pool_dispatch(w, pool);
 }
 
+/* Send a lifecycle request (/initialize, /pre-stop: CONTRACT.md §6.3) on
+ * slot 0. Its end is handled by slot_release and inv_timer_cb by the
+ * instance's state. Returns 0 or -ENOMEM. */
+static int hook_run(struct fc_worker *w, struct fc_instance *inst, const char *method,
+                    const char *path) {
+    const struct fc_function *fn = inst->pool->fn;
+    if (inst->hook_inv == NULL && (inst->hook_inv = calloc(1, sizeof(*inst->hook_inv))) == NULL)
+        return -ENOMEM;
+    struct fc_invocation *hook = inst->hook_inv;
+    hook->fn = fn;
+    hook->at_worker = true;
+    hook->result = FC_INV_OK;
+    hook->error[0] = '\0';
+    hook->head.len = 0;
+    fc_wheel_entry_init(&hook->timer, inv_timer_cb);
+    fc_reqid_next(&w->ids, hook->request_id);
+    int rc = fc_buf_printf(&hook->head, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s", method, path,
+                           strcmp(method, "POST") == 0 ? "Content-Length: 0\r\n" : "");
+    if (rc == 0)
+        rc = fc_invocation_fc_headers(&hook->head, fn, hook->request_id, path);
+    if (rc == 0)
+        rc = fc_buf_append(&hook->head, "\r\n", 2);
+    if (rc == 0)
+        slot_run(w, &inst->slots[0], hook);
+    return rc;
+}
+
 /* The port accepts (or the initializer succeeded): the instance serves. */
 static void instance_ready(struct fc_worker *w, struct fc_instance *inst) {
     struct fc_pool *pool = inst->pool;
     const struct fc_function *fn = pool->fn;
     fc_wheel_unlink(&inst->timer);
-    if (fn->initializer != NULL && inst->init_inv == NULL) {
-        inst->init_inv = calloc(1, sizeof(*inst->init_inv));
-        struct fc_invocation *init = inst->init_inv;
-        if (init == NULL) {
+    if (fn->initializer != NULL && inst->state == FC_INST_STARTING) {
+        if (hook_run(w, inst, "POST", "/initialize") == 0)
+            inst->state = FC_INST_INITIALIZING;
+        else
             instance_failed_start(w, inst, FC_INV_INTERNAL, "out of memory");
-            return;
-        }
-        init->fn = fn;
-        init->at_worker = true;
-        fc_wheel_entry_init(&init->timer, inv_timer_cb);
-        fc_reqid_next(&w->ids, init->request_id);
-        fc_buf_printf(&init->head, "POST /initialize HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                                   "Content-Length: 0\r\n");
-        fc_invocation_fc_headers(&init->head, fn, init->request_id, "/initialize");
-        fc_buf_append(&init->head, "\r\n", 2);
-        inst->state = FC_INST_INITIALIZING;
-        slot_run(w, &inst->slots[0], init);
         return;
     }
+    instance_serve(w, inst);
+}
+
+/* Started (and initialized): every slot goes to the pool. */
+static void instance_serve(struct fc_worker *w, struct fc_instance *inst) {
+    struct fc_pool *pool = inst->pool;
+    const struct fc_function *fn = pool->fn;
     inst->state = FC_INST_READY;
     pool->starting--;
     FC_LOG_DEBUG("instance %s of %s/%s ready in %llu ms", inst->proc.id, fn->service, fn->name,
@@ -768,7 +805,7 @@ static void instance_failed_start(struct fc_worker *w, struct fc_instance *inst,
     snprintf(msg, sizeof(msg), "%s. Logs : %.*s", why, (int)inst->recent_len, inst->recent);
     FC_LOG_WARN("instance %s of %s/%s failed to start: %s", inst->proc.id, pool->fn->service,
                 pool->fn->name, why);
-    if (inst->state != FC_INST_READY && inst->state != FC_INST_DEAD)
+    if (inst->state == FC_INST_STARTING || inst->state == FC_INST_INITIALIZING)
         pool->starting--;
     inst->state = FC_INST_DEAD;
     fc_wheel_unlink(&inst->timer);
@@ -790,10 +827,10 @@ static void instance_free_if_done(struct fc_worker *w, struct fc_instance *inst)
     *pp = inst->next;
     for (uint32_t i = 0; i < fn->concurrency; i++)
         fc_buf_free(&inst->slots[i].rbuf);
-    if (inst->init_inv != NULL) {
-        fc_buf_free(&inst->init_inv->head);
-        fc_buf_free(&inst->init_inv->resp);
-        free(inst->init_inv);
+    if (inst->hook_inv != NULL) {
+        fc_buf_free(&inst->hook_inv->head);
+        fc_buf_free(&inst->hook_inv->resp);
+        free(inst->hook_inv);
     }
     free(inst->slots);
     free(inst);
@@ -821,7 +858,7 @@ static void on_pidfd(struct fc_worker *w, struct fc_instance *inst) {
         struct fc_invocation *inv = slot->inv;
         slot->inv = NULL;
         slot_disconnect(slot);
-        if (inv == NULL || inv == inst->init_inv)
+        if (inv == NULL || inv == inst->hook_inv)
             continue;
         inv->max_memory_kb = peak_kb;
         snprintf(inv->error, sizeof(inv->error), "%s",
@@ -969,10 +1006,13 @@ static void inv_timer_cb(struct fc_wheel_entry *e) {
     struct fc_slot *slot = inv->slot;
     if (inv->awaiting_end_line) {
         tail_waiter_finish(w, inv->tail_inst, inv);
-    } else if (slot != NULL && inv == slot->inst->init_inv) {
+    } else if (slot != NULL && inv == slot->inst->hook_inv) {
         inv->slot = NULL;
         slot->inv = NULL;
-        instance_failed_start(w, slot->inst, FC_INV_INIT_FAILED, "the initializer timed out");
+        if (slot->inst->state == FC_INST_STOPPING)
+            instance_kill(slot->inst); /* /pre-stop took too long */
+        else
+            instance_failed_start(w, slot->inst, FC_INV_INIT_FAILED, "the initializer timed out");
     } else if (slot != NULL) {
         FC_LOG_INFO("%s/%s: %s timed out after %u s", fn->service, fn->name, inv->request_id,
                     fn->timeout_s);

@@ -98,6 +98,7 @@ enum fc_instance_state {
     FC_INST_STARTING,     /* spawned, probing its port */
     FC_INST_INITIALIZING, /* /initialize in flight */
     FC_INST_READY,
+    FC_INST_STOPPING,     /* idle and withdrawn; /pre-stop in flight */
     FC_INST_DEAD,         /* killed or exited; waiting for reap and ops */
 };
 
@@ -113,7 +114,7 @@ struct fc_instance {
     uint32_t busy; /* slots running an invocation */
     struct fc_slot *slots; /* fn->concurrency */
     struct fc_wheel_entry timer; /* start deadline, then idle reclaim */
-    struct fc_invocation *init_inv; /* the /initialize request */
+    struct fc_invocation *hook_inv; /* the /initialize or /pre-stop request */
     struct fc_invocation *tail_waiters; /* answered, waiting for their End line */
     uint64_t start_ms;
     char logbuf[2][FC_LOG_LINE_BYTES_MAX]; /* partial lines of stdout, stderr */
