@@ -42,6 +42,7 @@ struct fc_config {
     char instance_user[64];    /* run instances as this user when fcd is root; "root" = no drop */
     uint32_t instance_nofile;  /* RLIMIT_NOFILE of an instance */
     uint32_t instance_nproc;   /* RLIMIT_NPROC of an instance (per user: shared by all) */
+    bool instance_isolated;    /* "instance_network": "isolated": a netns per instance */
     struct {
         uint32_t head_bytes_max;
         uint32_t headers_max;

@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -33,6 +36,8 @@ static bool cgroup_v2;
 static char region[] = "local";
 static char uid_arg[16], gid_arg[16];   /* "" = keep fcd's credentials */
 static char nofile_arg[16], nproc_arg[16];
+static bool isolated;
+static _Thread_local int home_netns = -1; /* the worker thread's own namespace */
 
 static int write_text(const char *dir, const char *file, const char *text) {
     char path[PATH_MAX + 64];
@@ -161,7 +166,63 @@ int fc_instance_setup(const struct fc_config *cfg) {
         return -ENOENT;
     }
     cgroup_probe();
+    isolated = cfg->instance_isolated;
+    if (isolated && geteuid() != 0) {
+        FC_LOG_ERROR("instance_network isolated needs root (CAP_SYS_ADMIN)");
+        return -EPERM;
+    }
+    if (isolated)
+        FC_LOG_INFO("instances: isolated mode, a network namespace each, listening on caPort");
     return 0;
+}
+
+/* Enter `fd`'s network namespace on this thread; remember our own first. */
+static int netns_enter(int fd) {
+    if (home_netns < 0 && (home_netns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
+        return -errno;
+    return setns(fd, CLONE_NEWNET) < 0 ? -errno : 0;
+}
+
+static void netns_leave(void) {
+    if (setns(home_netns, CLONE_NEWNET) < 0)
+        FC_LOG_ERROR("cannot return to fcd's network namespace: %s", strerror(errno));
+}
+
+/* A new network namespace with `lo` up; returns its fd or -errno. The
+ * calling thread moves into it for the moment and comes back. */
+static int netns_create(void) {
+    if (home_netns < 0 && (home_netns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
+        return -errno;
+    if (unshare(CLONE_NEWNET) < 0)
+        return -errno;
+    int rc = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct ifreq ifr = {0};
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+    if (rc < 0 || sock < 0 || ioctl(sock, SIOCGIFFLAGS, &ifr) < 0 ||
+        (ifr.ifr_flags |= IFF_UP, ioctl(sock, SIOCSIFFLAGS, &ifr) < 0)) {
+        int err = -errno;
+        if (rc >= 0)
+            close(rc);
+        rc = err;
+    }
+    if (sock >= 0)
+        close(sock);
+    netns_leave();
+    return rc;
+}
+
+int fc_instance_socket(const struct fc_proc *p) {
+    if (p->netns_fd >= 0) {
+        int rc = netns_enter(p->netns_fd);
+        if (rc < 0)
+            return rc;
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int err = fd < 0 ? -errno : 0;
+    if (p->netns_fd >= 0)
+        netns_leave();
+    return fd < 0 ? err : fd;
 }
 
 /* A free loopback port: bind port 0 and let it go. The instance binds it
@@ -241,6 +302,12 @@ static int spawn_shim(const struct fc_function *fn, struct fc_proc *p, int out_w
         argv[n++] = "--cgroup";
         argv[n++] = p->cgroup;
     }
+    char netns_path[64];
+    if (p->netns_fd >= 0) { /* fcshim (still root) opens it through our fd table */
+        snprintf(netns_path, sizeof(netns_path), "/proc/%d/fd/%d", (int)getpid(), p->netns_fd);
+        argv[n++] = "--netns";
+        argv[n++] = netns_path;
+    }
     if (uid_arg[0] != '\0') {
         argv[n++] = "--uid";
         argv[n++] = uid_arg;
@@ -281,9 +348,15 @@ static int spawn_shim(const struct fc_function *fn, struct fc_proc *p, int out_w
 int fc_instance_spawn(const struct fc_function *fn, const char *id, struct fc_proc *p, char *err,
                       size_t err_len) {
     memset(p, 0, sizeof(*p));
-    p->pidfd = p->out_fd = p->err_fd = -1;
+    p->pidfd = p->out_fd = p->err_fd = p->netns_fd = -1;
     snprintf(p->id, sizeof(p->id), "%s", id);
-    int port = pick_port();
+    int port = fn->ca_port;
+    if (isolated)
+        p->netns_fd = netns_create();
+    else
+        port = pick_port();
+    if (p->netns_fd < -1)
+        port = p->netns_fd;
     int out[2] = {-1, -1}, errp[2] = {-1, -1};
     int rc = port < 0 ? port : 0;
     if (rc == 0 && (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0))
@@ -310,6 +383,7 @@ int fc_instance_spawn(const struct fc_function *fn, const char *id, struct fc_pr
         if (out[0] >= 0) close(out[0]);
         if (errp[0] >= 0) close(errp[0]);
         if (p->cgroup[0]) rmdir(p->cgroup);
+        if (p->netns_fd >= 0) close(p->netns_fd);
         return rc;
     }
     p->out_fd = out[0];
@@ -350,7 +424,8 @@ int fc_instance_reap(struct fc_proc *p, bool *oom) {
     if (p->pidfd >= 0) close(p->pidfd);
     if (p->out_fd >= 0) close(p->out_fd);
     if (p->err_fd >= 0) close(p->err_fd);
-    p->pidfd = p->out_fd = p->err_fd = -1;
+    if (p->netns_fd >= 0) close(p->netns_fd); /* the namespace dies with its last user */
+    p->pidfd = p->out_fd = p->err_fd = p->netns_fd = -1;
     p->pid = 0;
     return status;
 }

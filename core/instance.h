@@ -14,6 +14,13 @@
  * maxMemoryUsage. Without a writable hierarchy instances run unlimited and
  * the peak comes from /proc/PID/status VmHWM (logged once).
  *
+ * Network: by default an instance shares fcd's network and listens on the
+ * free loopback port fcd gives it in FC_SERVER_PORT. In isolated mode
+ * (config instance_network "isolated", root only) each instance gets its own
+ * network namespace with only `lo` up, listens on the function's caPort
+ * (9000 unless set) unchanged, and fcd connects from inside the namespace
+ * (fc_instance_socket).
+ *
  * Called by worker threads; fc_instance_setup by the main thread. */
 #ifndef FC_INSTANCE_H
 #define FC_INSTANCE_H
@@ -37,6 +44,7 @@ struct fc_proc {
     char id[FC_INSTANCE_ID_LEN + 1];
     char cgroup[PATH_MAX]; /* "" when running without one */
     bool cgroup_v2;
+    int netns_fd; /* isolated mode: the instance's network namespace, else -1 */
 };
 
 /* Probe cgroups and find fcshim. Main thread, once, before workers start.
@@ -47,6 +55,10 @@ int fc_instance_setup(const struct fc_config *cfg);
  * on failure returns -errno with err set (nothing left behind). */
 int fc_instance_spawn(const struct fc_function *fn, const char *id, struct fc_proc *p,
                       char *err, size_t err_len);
+
+/* A non-blocking TCP socket in the instance's network (its namespace in
+ * isolated mode), to connect to 127.0.0.1:p->port. Returns the fd or -errno. */
+int fc_instance_socket(const struct fc_proc *p);
 
 /* SIGKILL the instance's whole process group (gunicorn's workers too).
  * Idempotent. */

@@ -299,9 +299,10 @@ static void on_log(struct fc_worker *w, struct fc_instance *inst, int which, int
 /* ---- slots: connections to an instance ---------------------------------------- */
 
 static void slot_arm_connect(struct fc_worker *w, struct fc_slot *slot) {
-    slot->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    slot->fd = fc_instance_socket(&slot->inst->proc);
     if (slot->fd < 0) {
-        FC_LOG_ERROR("instance socket: %s", strerror(errno));
+        FC_LOG_ERROR("instance socket: %s", strerror(-slot->fd));
+        slot->fd = -1;
         return;
     }
     int one = 1;
