@@ -51,20 +51,6 @@ static int write_text(const char *dir, const char *file, const char *text) {
     return rc;
 }
 
-static long long read_number(const char *dir, const char *file) {
-    char path[PATH_MAX + 64], buf[64];
-    snprintf(path, sizeof(path), "%s/%s", dir, file);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
-    return strtoll(buf, NULL, 10);
-}
-
 /* Our own memory cgroup (v1 line "N:memory:/path", v2 line "0::/path"). */
 static int own_cgroup(bool v2, char *out, size_t cap) {
     FILE *f = fopen("/proc/self/cgroup", "re");
@@ -257,6 +243,10 @@ static int cgroup_create(const struct fc_function *fn, struct fc_proc *p) {
     if (!cgroup_v2) /* no swap here, but never let the limit spill into it */
         write_text(p->cgroup, "memory.memsw.limit_in_bytes", limit);
     p->cgroup_v2 = cgroup_v2;
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof(path), "%s/%s", p->cgroup,
+             cgroup_v2 ? "memory.peak" : "memory.max_usage_in_bytes");
+    p->peak_fd = open(path, (cgroup_v2 ? O_RDONLY : O_RDWR) | O_CLOEXEC);
     return 0;
 }
 
@@ -348,7 +338,7 @@ static int spawn_shim(const struct fc_function *fn, struct fc_proc *p, int out_w
 int fc_instance_spawn(const struct fc_function *fn, const char *id, struct fc_proc *p, char *err,
                       size_t err_len) {
     memset(p, 0, sizeof(*p));
-    p->pidfd = p->out_fd = p->err_fd = p->netns_fd = -1;
+    p->pidfd = p->out_fd = p->err_fd = p->netns_fd = p->peak_fd = -1;
     snprintf(p->id, sizeof(p->id), "%s", id);
     int port = fn->ca_port;
     if (isolated)
@@ -384,6 +374,7 @@ int fc_instance_spawn(const struct fc_function *fn, const char *id, struct fc_pr
         if (errp[0] >= 0) close(errp[0]);
         if (p->cgroup[0]) rmdir(p->cgroup);
         if (p->netns_fd >= 0) close(p->netns_fd);
+        if (p->peak_fd >= 0) close(p->peak_fd);
         return rc;
     }
     p->out_fd = out[0];
@@ -425,17 +416,20 @@ int fc_instance_reap(struct fc_proc *p, bool *oom) {
     if (p->out_fd >= 0) close(p->out_fd);
     if (p->err_fd >= 0) close(p->err_fd);
     if (p->netns_fd >= 0) close(p->netns_fd); /* the namespace dies with its last user */
-    p->pidfd = p->out_fd = p->err_fd = p->netns_fd = -1;
+    if (p->peak_fd >= 0) close(p->peak_fd);
+    p->pidfd = p->out_fd = p->err_fd = p->netns_fd = p->peak_fd = -1;
     p->pid = 0;
     return status;
 }
 
 uint32_t fc_instance_peak_kb(const struct fc_proc *p) {
-    if (p->cgroup[0] != '\0') {
-        long long peak =
-            read_number(p->cgroup, p->cgroup_v2 ? "memory.peak" : "memory.max_usage_in_bytes");
-        if (peak >= 0)
-            return (uint32_t)(peak >> 10);
+    if (p->peak_fd >= 0) {
+        char buf[32];
+        ssize_t n = pread(p->peak_fd, buf, sizeof(buf) - 1, 0);
+        if (n > 0) {
+            buf[n] = '\0';
+            return (uint32_t)(strtoull(buf, NULL, 10) >> 10);
+        }
     }
     char path[64], line[128];
     snprintf(path, sizeof(path), "/proc/%d/status", (int)p->pid);
@@ -450,6 +444,6 @@ uint32_t fc_instance_peak_kb(const struct fc_proc *p) {
 }
 
 void fc_instance_peak_reset(const struct fc_proc *p) {
-    if (p->cgroup[0] != '\0' && !p->cgroup_v2)
-        write_text(p->cgroup, "memory.max_usage_in_bytes", "0");
+    if (p->peak_fd >= 0 && !p->cgroup_v2 && pwrite(p->peak_fd, "0", 1, 0) < 0)
+        FC_LOG_DEBUG("instance %s: peak reset: %s", p->id, strerror(errno));
 }

@@ -45,6 +45,7 @@ struct fc_proc {
     char cgroup[PATH_MAX]; /* "" when running without one */
     bool cgroup_v2;
     int netns_fd; /* isolated mode: the instance's network namespace, else -1 */
+    int peak_fd;  /* the cgroup's peak memory file, kept open: read per invocation */
 };
 
 /* Probe cgroups and find fcshim. Main thread, once, before workers start.
