@@ -45,6 +45,7 @@
 #define PROBE_FAST_MS 50u       /* probe the port every 1 ms this long after spawn... */
 #define PROBE_SLOW_INTERVAL_MS 5u /* ...then every 5 ms */
 #define RECV_CHUNK 16384u
+#define LOG_FLUSH_BYTES 65536u /* a function's buffered log lines are written past this */
 
 enum w_op {
     W_WAKE = 1, /* ptr: worker */
@@ -150,6 +151,18 @@ static void inv_finish(struct fc_worker *w, struct fc_invocation *inv, enum fc_i
 
 /* ---- logs --------------------------------------------------------------------- */
 
+/* Write every function log that has buffered lines. */
+static void log_flush(struct fc_worker *w) {
+    for (struct fc_pool *pool = w->log_dirty; pool != NULL; pool = pool->log_next_dirty) {
+        struct fc_buf *b = &pool->log_pending;
+        if (b->len > 0 && write(pool->log_fd, b->data, b->len) < 0)
+            FC_LOG_WARN("function log of %s/%s: %s", pool->fn->service, pool->fn->name,
+                        strerror(errno));
+        b->len = 0;
+    }
+    w->log_dirty = NULL;
+}
+
 static void pool_log_open(struct fc_worker *w, struct fc_pool *pool) {
     char path[PATH_MAX + 256];
     const struct fc_config *cfg = w->sched->cfg;
@@ -164,7 +177,9 @@ static void pool_log_open(struct fc_worker *w, struct fc_pool *pool) {
         FC_LOG_WARN("function log %s: %s", path, strerror(errno));
 }
 
-/* Write one line to the function's log: "time request-id instance-id line". */
+/* Buffer one line for the function's log: "time request-id instance-id
+ * line". Written by log_flush once per loop iteration, so a busy function
+ * costs one write(2) per batch, not two per invocation. */
 static void log_line_write(struct fc_worker *w, struct fc_instance *inst, const char *rid,
                            const char *line, size_t len) {
     struct fc_pool *pool = inst->pool;
@@ -174,15 +189,21 @@ static void log_line_write(struct fc_worker *w, struct fc_instance *inst, const 
         return;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    char prefix[160];
-    int n = snprintf(prefix, sizeof(prefix), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000000, rid ? rid : "-", inst->proc.id);
-    struct iovec iov[3] = {{prefix, (size_t)n}, {(void *)line, len}, {"\n", 1}};
-    if (writev(pool->log_fd, iov, 3) < 0)
-        FC_LOG_WARN("function log: %s", strerror(errno));
+    if (ts.tv_sec != w->log_sec) { /* "2026-12-01T10:00:00." once a second */
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        strftime(w->log_stamp, sizeof(w->log_stamp), "%Y-%m-%dT%H:%M:%S.", &tm);
+        w->log_sec = ts.tv_sec;
+    }
+    if (pool->log_pending.len == 0) {
+        pool->log_next_dirty = w->log_dirty;
+        w->log_dirty = pool;
+    }
+    if (fc_buf_printf(&pool->log_pending, "%s%03ldZ %s %s %.*s\n", w->log_stamp,
+                      ts.tv_nsec / 1000000, rid ? rid : "-", inst->proc.id, (int)len, line) < 0)
+        FC_LOG_WARN("function log: out of memory");
+    if (pool->log_pending.len >= LOG_FLUSH_BYTES)
+        log_flush(w);
 }
 
 /* Find the invocation (running on the instance, or waiting for its End
@@ -1177,6 +1198,7 @@ static void worker_loop(struct fc_worker *w) {
             worker_shutdown(w);
         }
         wake_io_threads(w);
+        log_flush(w);
         fc_log_flush();
         if (stopping && w->instances_live == 0)
             break;
@@ -1249,9 +1271,11 @@ void *fc_worker_main(void *arg) {
 }
 
 void fc_worker_destroy(struct fc_worker *w) {
-    for (uint32_t id = 0; w->pools && id < w->sched->cfg->catalog.count; id++)
+    for (uint32_t id = 0; w->pools && id < w->sched->cfg->catalog.count; id++) {
         if (w->pools[id].log_fd >= 0)
             close(w->pools[id].log_fd);
+        fc_buf_free(&w->pools[id].log_pending);
+    }
     if (w->wake_fd >= 0)
         close(w->wake_fd);
     free(w->pools);

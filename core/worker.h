@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "core/instance.h"
 #include "core/invocation.h"
@@ -133,6 +134,8 @@ struct fc_pool {
     uint32_t queued;
     uint32_t starting; /* instances not ready yet */
     int log_fd;        /* data_dir/logs/<service>/<function>.log, opened on first line */
+    struct fc_buf log_pending;       /* lines not yet written */
+    struct fc_pool *log_next_dirty;  /* in the worker's list of pools with pending lines */
 };
 
 struct fc_worker {
@@ -152,6 +155,9 @@ struct fc_worker {
     uint32_t instances_live;
     uint64_t instance_seq;
     struct fc_reqid_gen ids;
+    struct fc_pool *log_dirty; /* pools with buffered log lines */
+    time_t log_sec;            /* second of log_stamp */
+    char log_stamp[32];
     bool *io_pushed;       /* [io_count]: completions pushed this round */
     uint32_t *held;        /* [io * FC_INV_POOL_MAX]: generation + 1 of what we hold */
     struct fc_http_header headers[FC_HTTP_HEADERS_MAX];
