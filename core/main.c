@@ -152,31 +152,25 @@ static int run(struct fc_config *cfg, int sfd) {
     return 0;
 }
 
-int main(int argc, char **argv) {
-    struct fc_config cfg;
-    char err[FC_CONFIG_ERR_BYTES];
-    int rc = fc_config_from_args(&cfg, argc, argv, err);
-    if (rc != 0) {
-        if (rc < 0)
-            fprintf(stderr, "fcd: %s\n", err);
-        return rc < 0 ? 2 : 0;
-    }
-    if (cfg.check_only) {
+/* Everything after the config: process setup, then run. Returns the exit
+ * status; the caller frees the config. */
+static int start(struct fc_config *cfg) {
+    if (cfg->check_only) {
         printf("fcd: configuration ok\n");
         return 0;
     }
-    fc_log_configure(cfg.log_level, cfg.access_log);
-    rc = make_dirs(cfg.data_dir);
+    fc_log_configure(cfg->log_level, cfg->access_log);
+    int rc = make_dirs(cfg->data_dir);
     if (rc < 0) {
-        fprintf(stderr, "fcd: data_dir %s: %s\n", cfg.data_dir, strerror(-rc));
+        fprintf(stderr, "fcd: data_dir %s: %s\n", cfg->data_dir, strerror(-rc));
         return 1;
     }
-    if (!cfg.foreground && (rc = daemonize(&cfg)) < 0) {
+    if (!cfg->foreground && (rc = daemonize(cfg)) < 0) {
         fprintf(stderr, "fcd: cannot daemonize: %s\n", strerror(-rc));
         return 1;
     }
-    if (cfg.pid_file[0] != '\0' && (rc = write_pid_file(cfg.pid_file)) < 0) {
-        FC_LOG_ERROR("pid file %s: %s", cfg.pid_file, strerror(-rc));
+    if (cfg->pid_file[0] != '\0' && (rc = write_pid_file(cfg->pid_file)) < 0) {
+        FC_LOG_ERROR("pid file %s: %s", cfg->pid_file, strerror(-rc));
         return 1;
     }
     /* Block before any thread exists, so every thread inherits the mask. */
@@ -191,12 +185,27 @@ int main(int argc, char **argv) {
     int sfd = signalfd(-1, &set, SFD_CLOEXEC);
     if (sfd < 0) {
         FC_LOG_ERROR("signalfd: %s", strerror(errno));
-        return 1;
+        rc = 1;
+    } else {
+        rc = run(cfg, sfd);
+        close(sfd);
     }
-    rc = run(&cfg, sfd);
-    close(sfd);
+    if (cfg->pid_file[0] != '\0')
+        unlink(cfg->pid_file);
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    struct fc_config cfg;
+    char err[FC_CONFIG_ERR_BYTES];
+    int rc = fc_config_from_args(&cfg, argc, argv, err);
+    if (rc != 0) {
+        if (rc < 0)
+            fprintf(stderr, "fcd: %s\n", err);
+        fc_config_free(&cfg);
+        return rc < 0 ? 2 : 0;
+    }
+    rc = start(&cfg);
     fc_config_free(&cfg);
-    if (cfg.pid_file[0] != '\0')
-        unlink(cfg.pid_file);
     return rc;
 }
