@@ -282,7 +282,7 @@ static void build_env(const struct fc_function *fn, const struct fc_proc *p, cha
     env[n] = NULL;
 }
 
-static int spawn_shim(const struct fc_function *fn, struct fc_proc *p, int out_w, int err_w) {
+static int spawn_shim(const struct fc_function *fn, struct fc_proc *p, int out_w) {
     char *argv[SHIM_ARGS_MAX + FC_FUNCTION_ARGS_MAX + 2];
     int n = 0;
     argv[n++] = shim_path;
@@ -317,8 +317,10 @@ static int spawn_shim(const struct fc_function *fn, struct fc_proc *p, int out_w
     build_env(fn, p, env, store);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
+    /* stdout and stderr share one pipe: FC keeps one log stream, and lines
+     * must reach it in the order the runtime wrote them. */
     posix_spawn_file_actions_adddup2(&fa, out_w, STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2(&fa, err_w, STDERR_FILENO);
+    posix_spawn_file_actions_adddup2(&fa, out_w, STDERR_FILENO);
     posix_spawnattr_t attr;
     posix_spawnattr_init(&attr);
     /* fcd blocks SIGTERM/SIGINT/SIGHUP/SIGPIPE for its signalfd; the
@@ -338,7 +340,7 @@ static int spawn_shim(const struct fc_function *fn, struct fc_proc *p, int out_w
 int fc_instance_spawn(const struct fc_function *fn, const char *id, struct fc_proc *p, char *err,
                       size_t err_len) {
     memset(p, 0, sizeof(*p));
-    p->pidfd = p->out_fd = p->err_fd = p->netns_fd = p->peak_fd = -1;
+    p->pidfd = p->out_fd = p->netns_fd = p->peak_fd = -1;
     snprintf(p->id, sizeof(p->id), "%s", id);
     int port = fn->ca_port;
     if (isolated)
@@ -347,15 +349,15 @@ int fc_instance_spawn(const struct fc_function *fn, const char *id, struct fc_pr
         port = pick_port();
     if (p->netns_fd < -1)
         port = p->netns_fd;
-    int out[2] = {-1, -1}, errp[2] = {-1, -1};
+    int out[2] = {-1, -1};
     int rc = port < 0 ? port : 0;
-    if (rc == 0 && (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0))
+    if (rc == 0 && pipe2(out, O_CLOEXEC) < 0)
         rc = -errno;
     p->port = (uint16_t)port;
     if (rc == 0 && cgroup_create(fn, p) < 0)
         FC_LOG_WARN("instance %s: no memory cgroup: %s", id, strerror(errno));
     if (rc == 0)
-        rc = spawn_shim(fn, p, out[1], errp[1]);
+        rc = spawn_shim(fn, p, out[1]);
     if (rc == 0) {
         p->pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
         if (p->pidfd < 0) {
@@ -366,21 +368,16 @@ int fc_instance_spawn(const struct fc_function *fn, const char *id, struct fc_pr
     }
     if (out[1] >= 0) /* the child's ends */
         close(out[1]);
-    if (errp[1] >= 0)
-        close(errp[1]);
     if (rc < 0) {
         snprintf(err, err_len, "cannot start instance: %s", strerror(-rc));
         if (out[0] >= 0) close(out[0]);
-        if (errp[0] >= 0) close(errp[0]);
         if (p->cgroup[0]) rmdir(p->cgroup);
         if (p->netns_fd >= 0) close(p->netns_fd);
         if (p->peak_fd >= 0) close(p->peak_fd);
         return rc;
     }
     p->out_fd = out[0];
-    p->err_fd = errp[0];
     fcntl(p->out_fd, F_SETFL, O_NONBLOCK);
-    fcntl(p->err_fd, F_SETFL, O_NONBLOCK);
     return 0;
 }
 
@@ -414,10 +411,9 @@ int fc_instance_reap(struct fc_proc *p, bool *oom) {
     }
     if (p->pidfd >= 0) close(p->pidfd);
     if (p->out_fd >= 0) close(p->out_fd);
-    if (p->err_fd >= 0) close(p->err_fd);
     if (p->netns_fd >= 0) close(p->netns_fd); /* the namespace dies with its last user */
     if (p->peak_fd >= 0) close(p->peak_fd);
-    p->pidfd = p->out_fd = p->err_fd = p->netns_fd = p->peak_fd = -1;
+    p->pidfd = p->out_fd = p->netns_fd = p->peak_fd = -1;
     p->pid = 0;
     return status;
 }

@@ -38,8 +38,8 @@
 struct fc_proc {
     pid_t pid;   /* fcshim, then the runtime (same pid: fcshim execs it) */
     int pidfd;   /* readable when the process exits */
-    int out_fd;  /* the instance's stdout, read end, non-blocking */
-    int err_fd;  /* its stderr */
+    int out_fd;  /* the instance's stdout and stderr (one pipe, so lines keep their
+                  * order), read end, non-blocking */
     uint16_t port;
     char id[FC_INSTANCE_ID_LEN + 1];
     char cgroup[PATH_MAX]; /* "" when running without one */

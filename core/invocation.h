@@ -83,6 +83,7 @@ struct fc_invocation {
     bool at_worker;             /* set while the worker owns it (cancel check) */
     bool cancelled;             /* a cancel arrived while it ran */
     bool awaiting_end_line;     /* response done; waiting briefly for "FC Invoke End" */
+    uint32_t tail_from, tail_to; /* log_tail offsets of its Start/End marker lines, or ~0 */
 };
 
 /* Append the x-fc-* headers every request to an instance carries

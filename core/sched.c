@@ -107,20 +107,26 @@ static void wake_worker(struct fc_worker *w) {
     }
 }
 
-/* Placement, see sched.h: the paired worker if it has a free slot, else any
- * with one, else the least loaded (paired wins ties). */
+/* Placement, see sched.h: the paired worker if it has room (slots of its
+ * live instances, starting ones too, beyond what is already placed there),
+ * else any worker with room, else the least loaded — among the workers that
+ * have instances when the function is at max_instances, since only they
+ * will ever have a slot for it. */
 static uint32_t place(struct fc_sched *s, const struct fc_invocation *inv) {
     struct fc_counter *c = &s->counters[(size_t)inv->fn->id * s->worker_count];
+    bool at_max = atomic_load_explicit(&s->instances[inv->fn->id], memory_order_relaxed) >=
+                  inv->fn->max_instances;
     uint32_t n = s->worker_count, paired = inv->io_index % n, best = paired;
-    uint32_t best_load = UINT32_MAX;
+    int64_t best_excess = INT64_MAX;
     for (uint32_t k = 0; k < n; k++) {
         uint32_t w = (paired + k) % n;
         uint32_t cap = atomic_load_explicit(&c[w].capacity, memory_order_relaxed);
         uint32_t load = atomic_load_explicit(&c[w].load, memory_order_relaxed);
         if (cap > load)
             return w;
-        if (load < best_load) {
-            best_load = load;
+        int64_t excess = (int64_t)load - cap;
+        if ((cap > 0 || !at_max) && excess < best_excess) {
+            best_excess = excess;
             best = w;
         }
     }

@@ -45,6 +45,7 @@
 #define PROBE_FAST_MS 50u       /* probe the port every 1 ms this long after spawn... */
 #define PROBE_SLOW_INTERVAL_MS 5u /* ...then every 5 ms */
 #define RECV_CHUNK 16384u
+#define SCALE_RETRY_MS 20u /* a pool at max_instances with a queue looks again this often */
 #define LOG_FLUSH_BYTES 65536u /* a function's buffered log lines are written past this */
 
 enum w_op {
@@ -53,8 +54,7 @@ enum w_op {
     W_SEND,     /* ptr: slot */
     W_RECV,     /* ptr: slot */
     W_PIDFD,    /* ptr: instance */
-    W_LOG_OUT,  /* ptr: instance */
-    W_LOG_ERR,  /* ptr: instance */
+    W_LOG,      /* ptr: instance: its stdout/stderr pipe */
 };
 #define W_OP_MASK 7u
 
@@ -120,6 +120,12 @@ static void wake_io_threads(struct fc_worker *w) {
  * summary line FC ends it with (CONTRACT.md §2.2). */
 static void inv_tail_summary(struct fc_invocation *inv) {
     struct fc_buf *t = &inv->log_tail;
+    if (inv->tail_to != UINT32_MAX && inv->tail_to < t->len)
+        t->len = inv->tail_to;
+    if (inv->tail_from != UINT32_MAX && inv->tail_from < t->len) {
+        memmove(t->data, t->data + inv->tail_from, t->len - inv->tail_from);
+        t->len -= inv->tail_from;
+    }
     if (t->len > FC_LOG_TAIL_BYTES) {
         size_t from = t->len - FC_LOG_TAIL_BYTES;
         const char *nl = memchr(t->data + from, '\n', t->len - from);
@@ -259,15 +265,26 @@ static void log_line(struct fc_worker *w, struct fc_instance *inst, const char *
     const char *rid = NULL;
     bool is_end = false;
     size_t rid_len = marker_id(line, len, &rid, &is_end);
+    if (rid_len > FC_REQID_LEN)
+        rid_len = 0; /* not one of ours: an ordinary line */
+    if (rid_len > 0 && !is_end) /* lines up to the End marker are this request's */
+        snprintf(inst->open_rid, sizeof(inst->open_rid), "%.*s", (int)rid_len, rid);
+    if (rid_len == 0 && inst->open_rid[0] != '\0') {
+        rid = inst->open_rid;
+        rid_len = strlen(rid);
+    }
     struct fc_invocation *inv = rid_len ? inst_find_inv(inst, rid, rid_len) : NULL;
     if (rid_len == 0 && inst->pool->fn->concurrency == 1)
         inv = inst->slots[0].inv; /* unmarked output of the one running request */
     char tag[FC_REQID_LEN + 1] = "-";
     if (inv != NULL)
         memcpy(tag, inv->request_id, sizeof(tag));
-    else if (rid_len > 0 && rid_len <= FC_REQID_LEN)
+    else if (rid_len > 0)
         snprintf(tag, sizeof(tag), "%.*s", (int)rid_len, rid);
     log_line_write(w, inst, tag, line, len);
+    bool marker = rid != inst->open_rid && rid_len > 0;
+    if (is_end && marker)
+        inst->open_rid[0] = '\0';
     size_t keep = len < sizeof(inst->recent) / 2 ? len : sizeof(inst->recent) / 2;
     if (inst->recent_len + keep + 1 > sizeof(inst->recent)) {
         memmove(inst->recent, inst->recent + inst->recent_len / 2, inst->recent_len / 2);
@@ -279,41 +296,45 @@ static void log_line(struct fc_worker *w, struct fc_instance *inst, const char *
     if (inv == NULL)
         return;
     if (inv->want_log_tail) {
+        /* The tail is what lies between the request's own markers when the
+         * runtime prints them (RUNTIMES.md); remember where they are. */
+        if (marker && !is_end)
+            inv->tail_from = (uint32_t)inv->log_tail.len;
         fc_buf_append(&inv->log_tail, line, len);
         fc_buf_append(&inv->log_tail, "\n", 1);
+        if (marker && is_end)
+            inv->tail_to = (uint32_t)inv->log_tail.len;
     }
-    if (is_end && inv->awaiting_end_line)
+    if (is_end && marker && inv->awaiting_end_line)
         tail_waiter_finish(w, inst, inv);
 }
 
-static void log_arm(struct fc_worker *w, struct fc_instance *inst, int which) {
+static void log_arm(struct fc_worker *w, struct fc_instance *inst) {
     struct io_uring_sqe *sqe = fc_uring_sqe(&w->ring);
-    int fd = which ? inst->proc.err_fd : inst->proc.out_fd;
-    io_uring_prep_read(sqe, fd, inst->readbuf[which], sizeof(inst->readbuf[which]), -1);
-    submit_op(w, sqe, inst, which ? W_LOG_ERR : W_LOG_OUT);
+    io_uring_prep_read(sqe, inst->proc.out_fd, inst->readbuf, sizeof(inst->readbuf), -1);
+    submit_op(w, sqe, inst, W_LOG);
     inst->ops++;
 }
 
-/* Output arrived on stdout (0) or stderr (1): cut it into lines. */
-static void on_log(struct fc_worker *w, struct fc_instance *inst, int which, int res) {
+/* Output arrived on the instance's stdout/stderr pipe: cut it into lines. */
+static void on_log(struct fc_worker *w, struct fc_instance *inst, int res) {
     inst->ops--;
-    char *buf = inst->logbuf[which];
     for (int i = 0; i < res; i++) {
-        char c = inst->readbuf[which][i];
-        if (c != '\n' && inst->loglen[which] < FC_LOG_LINE_BYTES_MAX) {
-            buf[inst->loglen[which]++] = c;
+        char c = inst->readbuf[i];
+        if (c != '\n' && inst->loglen < FC_LOG_LINE_BYTES_MAX) {
+            inst->logbuf[inst->loglen++] = c;
             continue;
         }
-        log_line(w, inst, buf, inst->loglen[which]);
-        inst->loglen[which] = 0;
+        log_line(w, inst, inst->logbuf, inst->loglen);
+        inst->loglen = 0;
         if (c != '\n')
-            buf[inst->loglen[which]++] = c;
+            inst->logbuf[inst->loglen++] = c;
     }
-    if (res > 0 && !inst->reaped)
-        log_arm(w, inst, which);
-    else if (inst->loglen[which] > 0) { /* EOF: the last unterminated line */
-        log_line(w, inst, buf, inst->loglen[which]);
-        inst->loglen[which] = 0;
+    if (res > 0 && !inst->reaped) {
+        log_arm(w, inst);
+    } else if (inst->loglen > 0) { /* EOF: the last unterminated line */
+        log_line(w, inst, inst->logbuf, inst->loglen);
+        inst->loglen = 0;
     }
 }
 
@@ -386,12 +407,8 @@ static void slot_run(struct fc_worker *w, struct fc_slot *slot, struct fc_invoca
     inv->slot = slot;
     if (inst->busy++ == 0)
         fc_wheel_unlink(&inst->timer); /* no idle reclaim while busy */
-    if (inv != inst->hook_inv) {
-        /* Relaxed: placement hint. */
-        atomic_fetch_sub_explicit(&counter(w, inst->pool->fn)->capacity, 1, memory_order_relaxed);
-        if (inst->pool->fn->concurrency == 1)
-            fc_instance_peak_reset(&inst->proc);
-    }
+    if (inv != inst->hook_inv && inst->pool->fn->concurrency == 1)
+        fc_instance_peak_reset(&inst->proc);
     fc_wheel_unlink(&inv->timer);
     inv->start_us = mono_us();
     const struct fc_function *fn = inst->pool->fn;
@@ -471,6 +488,9 @@ static void slot_done(struct fc_worker *w, struct fc_slot *slot, const struct fc
 /* The response so far is garbage, truncated, or the connection died. A
  * reused connection that failed before any response byte is retried once
  * on a fresh one: the runtime may have closed it as idle just now. */
+static void inv_abort_running(struct fc_worker *w, struct fc_invocation *inv,
+                              enum fc_inv_result r);
+
 static void slot_failed(struct fc_worker *w, struct fc_slot *slot, const char *why) {
     struct fc_invocation *inv = slot->inv;
     struct fc_instance *inst = slot->inst;
@@ -496,10 +516,16 @@ static void slot_failed(struct fc_worker *w, struct fc_slot *slot, const char *w
         slot_release(w, slot);
         return;
     }
-    /* Nothing came back and the connection died: the process is most
-     * likely exiting; its pidfd tells for sure, but the client should not
-     * wait for that. */
-    inv_finish(w, inv, nothing_received ? FC_INV_CRASHED : FC_INV_BAD_RESPONSE, &inst->proc);
+    if (nothing_received) {
+        /* The runtime dropped the request without a word: it is exiting or
+         * broken. Replace it now; its pidfd would tell only later, and a
+         * new request must not land on it meanwhile. */
+        inv->slot = slot; /* inv_abort_running takes it from the slot */
+        slot->inv = inv;
+        inv_abort_running(w, inv, FC_INV_CRASHED);
+        return;
+    }
+    inv_finish(w, inv, FC_INV_BAD_RESPONSE, &inst->proc);
     slot_release(w, slot);
 }
 
@@ -719,7 +745,6 @@ static void slot_release(struct fc_worker *w, struct fc_slot *slot) {
         return;
     slot->next_idle = pool->idle;
     pool->idle = slot;
-    atomic_fetch_add_explicit(&counter(w, pool->fn)->capacity, 1, memory_order_relaxed);
     if (inst->busy == 0)
         arm_idle_reclaim(w, inst);
     pool_dispatch(w, pool);
@@ -782,7 +807,6 @@ static void instance_serve(struct fc_worker *w, struct fc_instance *inst) {
         slot->next_idle = pool->idle;
         pool->idle = slot;
     }
-    atomic_fetch_add_explicit(&counter(w, fn)->capacity, fn->concurrency, memory_order_relaxed);
     arm_idle_reclaim(w, inst);
     pool_dispatch(w, pool);
 }
@@ -791,19 +815,22 @@ static void instance_kill(struct fc_instance *inst) {
     fc_instance_kill(&inst->proc);
 }
 
-/* Take an instance's slots out of the idle stack and the capacity count. */
+/* The instance serves no more invocations: its slots leave the idle stack
+ * and its concurrency the worker's published capacity. Idempotent. */
 static void instance_withdraw(struct fc_worker *w, struct fc_instance *inst) {
     struct fc_pool *pool = inst->pool;
-    uint32_t removed = 0;
     for (struct fc_slot **pp = &pool->idle; *pp;) {
-        if ((*pp)->inst == inst) {
+        if ((*pp)->inst == inst)
             *pp = (*pp)->next_idle;
-            removed++;
-        } else {
+        else
             pp = &(*pp)->next_idle;
-        }
     }
-    atomic_fetch_sub_explicit(&counter(w, pool->fn)->capacity, removed, memory_order_relaxed);
+    if (inst->counted) {
+        inst->counted = false;
+        /* Relaxed: placement hint (sched.h). */
+        atomic_fetch_sub_explicit(&counter(w, pool->fn)->capacity, pool->fn->concurrency,
+                                  memory_order_relaxed);
+    }
 }
 
 /* Fail every queued invocation of the pool (nothing can serve them). */
@@ -830,6 +857,7 @@ static void instance_failed_start(struct fc_worker *w, struct fc_instance *inst,
     if (inst->state == FC_INST_STARTING || inst->state == FC_INST_INITIALIZING)
         pool->starting--;
     inst->state = FC_INST_DEAD;
+    instance_withdraw(w, inst);
     fc_wheel_unlink(&inst->timer);
     instance_kill(inst);
     if (pool->starting == 0 && pool->idle == NULL)
@@ -866,8 +894,7 @@ static void on_pidfd(struct fc_worker *w, struct fc_instance *inst) {
     const struct fc_function *fn = pool->fn;
     if (inst->state == FC_INST_STARTING || inst->state == FC_INST_INITIALIZING)
         instance_failed_start(w, inst, FC_INV_NOT_STARTED, "the runtime exited");
-    if (inst->state == FC_INST_READY)
-        instance_withdraw(w, inst);
+    instance_withdraw(w, inst);
     inst->state = FC_INST_DEAD;
     fc_wheel_unlink(&inst->timer);
     bool oom = false;
@@ -929,12 +956,15 @@ static int instance_start(struct fc_worker *w, struct fc_pool *pool) {
     pool->instances = inst;
     pool->starting++;
     w->instances_live++;
+    /* A starting instance counts: requests placed here now wait for it
+     * rather than start instances elsewhere (instanceConcurrency > 1). */
+    inst->counted = true;
+    atomic_fetch_add_explicit(&counter(w, fn)->capacity, fn->concurrency, memory_order_relaxed);
     struct io_uring_sqe *sqe = fc_uring_sqe(&w->ring);
     io_uring_prep_poll_add(sqe, inst->proc.pidfd, POLLIN);
     submit_op(w, sqe, inst, W_PIDFD);
     inst->ops++;
-    log_arm(w, inst, 0);
-    log_arm(w, inst, 1);
+    log_arm(w, inst);
     slot_arm_connect(w, &slots[0]);
     FC_LOG_DEBUG("instance %s of %s/%s starting (pid %d, port %u)", inst_id, fn->service,
                  fn->name, (int)inst->proc.pid, inst->proc.port);
@@ -948,8 +978,14 @@ static void pool_scale(struct fc_worker *w, struct fc_pool *pool) {
     _Atomic uint32_t *total = &w->sched->instances[fn->id];
     while (pool->queued > pool->starting * fn->concurrency && !atomic_load(&w->stop)) {
         uint32_t n = atomic_load_explicit(total, memory_order_relaxed);
-        if (n >= fn->max_instances)
-            return; /* throttled: the queue waits for a slot, bounded in time */
+        if (n >= fn->max_instances) {
+            /* Throttled: the queue waits for a slot here, bounded in time;
+             * an instance may end on another worker meanwhile, so look again
+             * soon rather than only when one of ours frees up. */
+            if (!fc_wheel_is_linked(&pool->scale_timer))
+                fc_wheel_link(&w->wheel, &pool->scale_timer, w->now_ms + SCALE_RETRY_MS);
+            return;
+        }
         /* Relaxed CAS: reserves one of max_instances; nothing else is
          * published through the counter. */
         if (!atomic_compare_exchange_weak_explicit(total, &n, n + 1, memory_order_relaxed,
@@ -965,6 +1001,11 @@ static void pool_scale(struct fc_worker *w, struct fc_pool *pool) {
             return;
         }
     }
+}
+
+static void pool_scale_cb(struct fc_wheel_entry *e) {
+    struct fc_pool *pool = (struct fc_pool *)((char *)e - offsetof(struct fc_pool, scale_timer));
+    pool_dispatch(self, pool);
 }
 
 /* Run queued invocations on idle slots; start instances for the rest. */
@@ -1005,9 +1046,8 @@ static void inv_abort_running(struct fc_worker *w, struct fc_invocation *inv,
     struct fc_slot *slot = inv->slot;
     struct fc_instance *inst = slot->inst;
     slot->inv = NULL;
-    if (inst->pool->fn->concurrency == 1 || r == FC_INV_TIMEOUT) {
-        if (inst->state == FC_INST_READY)
-            instance_withdraw(w, inst);
+    if (inst->pool->fn->concurrency == 1 || r == FC_INV_TIMEOUT || r == FC_INV_CRASHED) {
+        instance_withdraw(w, inst);
         inst->state = FC_INST_DEAD;
         instance_kill(inst); /* the pidfd completes the cleanup */
         inv_finish(w, inv, r, &inst->proc);
@@ -1059,6 +1099,7 @@ static void on_invocation(struct fc_worker *w, struct fc_invocation *inv) {
     inv->error[0] = '\0';
     inv->instance_id[0] = '\0';
     inv->awaiting_end_line = false;
+    inv->tail_from = inv->tail_to = UINT32_MAX;
     fc_wheel_entry_init(&inv->timer, inv_timer_cb);
     if (atomic_load(&w->stop)) {
         inv_complete(w, inv, FC_INV_INTERNAL);
@@ -1135,8 +1176,7 @@ static void handle_cqe(struct fc_worker *w, const struct io_uring_cqe *cqe) {
     case W_SEND: on_slot_send(w, ptr, cqe->res); break;
     case W_RECV: on_slot_recv(w, ptr, cqe->res); break;
     case W_PIDFD: on_pidfd(w, ptr); break;
-    case W_LOG_OUT: on_log(w, ptr, 0, cqe->res); instance_free_if_done(w, ptr); break;
-    case W_LOG_ERR: on_log(w, ptr, 1, cqe->res); instance_free_if_done(w, ptr); break;
+    case W_LOG: on_log(w, ptr, cqe->res); instance_free_if_done(w, ptr); break;
     default: assert(!"unknown worker operation");
     }
     /* A slot op may have been the last thing keeping a dead instance. */
@@ -1243,6 +1283,7 @@ int fc_worker_init(struct fc_worker *w, struct fc_sched *s, uint32_t index) {
     for (uint32_t id = 0; id < fns; id++) {
         w->pools[id].fn = s->cfg->catalog.functions[id];
         w->pools[id].log_fd = -1;
+        fc_wheel_entry_init(&w->pools[id].scale_timer, pool_scale_cb);
     }
     atomic_init(&w->sleeping, 0);
     atomic_init(&w->stop, false);

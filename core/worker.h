@@ -39,7 +39,7 @@ static_assert(FC_INV_POOL_MAX * 2 <= FC_RING_SLOTS,
 
 /* Per function per worker placement hints, one cache line each. */
 struct fc_counter {
-    _Alignas(64) _Atomic uint32_t capacity; /* worker: idle slots of ready instances */
+    _Alignas(64) _Atomic uint32_t capacity; /* worker: slots of its live instances (starting too) */
     _Atomic uint32_t load;                  /* submitted, not completed */
 };
 
@@ -111,6 +111,7 @@ struct fc_instance {
     struct fc_proc proc;
     enum fc_instance_state state;
     bool reaped;
+    bool counted; /* its concurrency is in the worker's published capacity */
     uint32_t ops;  /* pidfd poll + log reads in flight */
     uint32_t busy; /* slots running an invocation */
     struct fc_slot *slots; /* fn->concurrency */
@@ -118,10 +119,11 @@ struct fc_instance {
     struct fc_invocation *hook_inv; /* the /initialize or /pre-stop request */
     struct fc_invocation *tail_waiters; /* answered, waiting for their End line */
     uint64_t start_ms;
-    char logbuf[2][FC_LOG_LINE_BYTES_MAX]; /* partial lines of stdout, stderr */
-    uint32_t loglen[2];
-    char readbuf[2][4096];
+    char logbuf[FC_LOG_LINE_BYTES_MAX]; /* the partial line of stdout+stderr */
+    uint32_t loglen;
+    char readbuf[4096];
     char recent[1024]; /* last output, for FunctionNotStarted messages */
+    char open_rid[FC_REQID_LEN + 1]; /* its last Start marker's id until the End, or "" */
     uint32_t recent_len;
     struct fc_instance *next;
 };
@@ -134,6 +136,7 @@ struct fc_pool {
     uint32_t queued;
     uint32_t starting; /* instances not ready yet */
     int log_fd;        /* data_dir/logs/<service>/<function>.log, opened on first line */
+    struct fc_wheel_entry scale_timer; /* at max_instances with a queue: look again */
     struct fc_buf log_pending;       /* lines not yet written */
     struct fc_pool *log_next_dirty;  /* in the worker's list of pools with pending lines */
 };

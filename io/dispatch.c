@@ -356,6 +356,27 @@ static int answer_instance(struct fc_conn *c, const struct fc_invocation *inv, b
     return rc < 0 ? 500 : r.status;
 }
 
+/* 502 FunctionNotStarted with X-Fc-Error-Type and the runtime's last
+ * output in the message (CONTRACT.md, fcd's choices). */
+static int answer_not_started(struct fc_conn *c, const struct fc_invocation *inv,
+                              bool keep_alive) {
+    char body[4096], detail[1600];
+    snprintf(detail, sizeof(detail), " %s", inv->error);
+    int len = fc_error_json(body, sizeof(body), FC_ERR_FUNCTION_NOT_STARTED, inv->request_id,
+                            detail);
+    if (len < 0)
+        return fc_response_error(&c->out, keep_alive, c->inv_http10, inv->head_only,
+                                 inv->request_id, FC_ERR_INTERNAL);
+    struct fc_response r = {.status = fc_error_status(FC_ERR_FUNCTION_NOT_STARTED),
+                            .request_id = inv->request_id,
+                            .content_type = "application/json",
+                            .content_length = (uint64_t)len,
+                            .keep_alive = keep_alive,
+                            .http10 = c->inv_http10,
+                            .extra = "x-fc-error-type: FunctionNotStarted\r\n"};
+    return fc_response_full(&c->out, &r, body, inv->head_only) < 0 ? 500 : r.status;
+}
+
 int fc_dispatch_complete(struct fc_conn *c, struct fc_invocation *inv, bool keep_alive) {
     bool http10 = c->inv_http10, head = inv->head_only;
     const char *rid = inv->request_id;
@@ -366,10 +387,7 @@ int fc_dispatch_complete(struct fc_conn *c, struct fc_invocation *inv, bool keep
     case FC_INV_TIMEOUT:
     case FC_INV_CRASHED:
     case FC_INV_INIT_FAILED: return answer_unhandled(c, inv, keep_alive);
-    case FC_INV_NOT_STARTED:
-        snprintf(name, sizeof(name), " %.200s", inv->error);
-        return fc_response_error(&c->out, keep_alive, http10, head, rid,
-                                 FC_ERR_FUNCTION_NOT_STARTED, name);
+    case FC_INV_NOT_STARTED: return answer_not_started(c, inv, keep_alive);
     case FC_INV_BAD_RESPONSE:
         return fc_response_error(&c->out, keep_alive, http10, head, rid, FC_ERR_BAD_RESPONSE,
                                  inv->error);
