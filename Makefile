@@ -11,14 +11,14 @@ PREFIX  ?= /usr/local
 
 # Debian packages, by purpose. `make deps` installs only what is missing.
 PKGS_BUILD = build-essential pkg-config liburing-dev liblmdb-dev libmsgpack-dev \
-             libjansson-dev
+             libjansson-dev libssl-dev
 PKGS_TEST  = clang libclang-rt-14-dev curl python3 procps gunicorn python3-flask
 PKGS_BENCH = wrk nginx-light gnuplot-nox
 PKGS       = $(PKGS_BUILD) $(PKGS_TEST) $(PKGS_BENCH)
 
 CFLAGS_BASE = -std=gnu11 -Wall -Wextra -Werror -O2 -g -pthread -D_GNU_SOURCE \
               -fno-omit-frame-pointer -I.
-LIBS        = -luring -ljansson -pthread
+LIBS        = -luring -ljansson -lcrypto -pthread
 
 ifneq ($(SAN),)
 CFLAGS_SAN = -fsanitize=$(SAN) -fno-sanitize-recover=all
@@ -30,12 +30,13 @@ CFLAGS += $(CFLAGS_BASE) $(CFLAGS_SAN)
 LDFLAGS += $(CFLAGS_SAN)
 
 # Library modules (everything but the programs' mains), shared by fcd and the tests.
-CORE_SRC = core/buf.c core/log.c core/config.c core/reqid.c core/errors.c core/wheel.c core/ring.c core/registry.c core/uring.c core/invocation.c core/instance.c core/sched.c core/worker.c
+CORE_SRC = core/buf.c core/log.c core/config.c core/reqid.c core/errors.c core/wheel.c core/ring.c core/registry.c core/uring.c core/auth.c core/invocation.c core/instance.c core/sched.c core/worker.c
 IO_SRC   = io/http.c io/response.c io/router.c io/server.c io/conn.c io/dispatch.c
 LIB_SRC  = $(CORE_SRC) $(IO_SRC)
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 
-UNIT_SRC = $(wildcard tests/unit/test_*.c) tests/unit/runner.c
+UNIT_TESTS = auth buf config errors fcrt http registry reqid ring router wheel
+UNIT_SRC = $(UNIT_TESTS:%=tests/unit/test_%.c) tests/unit/runner.c
 UNIT_OBJ = $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
 FCD      = $(BUILD)/fcd

@@ -361,7 +361,8 @@ static ssize_t sts_build(const struct fc_auth_request *req, const struct signed_
         bool first = true;
         for (uint32_t i = 0; i < q->count; i++) {
             const char *p = q->base + s->_lines[i].off;
-            if (skip_signature && s->_lines[i].key_len == 14 && memcmp(p, "x-fc-signature", 14) == 0)
+            if (skip_signature && s->_lines[i].key_len == 14 &&
+                memcmp(p, "x-fc-signature", 14) == 0)
                 continue;
             if (!first)
                 put_c(&w, '\n');
@@ -382,8 +383,8 @@ static void hmac_b64(const char *secret, const char *text, size_t len,
     unsigned int md_len = 0;
     size_t slen = strlen(secret);
     FC_ASSERT(slen <= INT32_MAX);
-    unsigned char *r = HMAC(EVP_sha256(), secret, (int)slen, (const unsigned char *)text, len, md,
-                            &md_len);
+    unsigned char *r =
+        HMAC(EVP_sha256(), secret, (int)slen, (const unsigned char *)text, len, md, &md_len);
     FC_ASSERT(r != NULL && md_len == 32); /* only fails on allocation inside libcrypto */
     int n = EVP_EncodeBlock((unsigned char *)out, md, (int)md_len);
     FC_ASSERT(n == (int)FC_AUTH_SIGNATURE_LEN);
@@ -392,11 +393,11 @@ static void hmac_b64(const char *secret, const char *text, size_t len,
 
 /* ---- verify ------------------------------------------------------------- */
 
-static enum fc_auth_status fail(struct fc_auth_result *out, enum fc_auth_status st,
-                                const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static enum fc_auth_status fail(struct fc_auth_result *out, enum fc_auth_status st, const char *fmt,
+                                ...) __attribute__((format(printf, 3, 4)));
 
-static enum fc_auth_status fail(struct fc_auth_result *out, enum fc_auth_status st,
-                                const char *fmt, ...) {
+static enum fc_auth_status fail(struct fc_auth_result *out, enum fc_auth_status st, const char *fmt,
+                                ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(out->message, sizeof(out->message), fmt, ap);
@@ -472,8 +473,8 @@ static enum fc_auth_status claim_header(const struct fc_auth_request *req,
 }
 
 /* Signed-URL mode: x-fc-access-key-id, x-fc-expires, x-fc-signature. */
-static enum fc_auth_status claim_url(struct qlines *q, int sig_idx, int64_t now_s,
-                                     struct claim *c, struct fc_auth_result *out) {
+static enum fc_auth_status claim_url(struct qlines *q, int sig_idx, int64_t now_s, struct claim *c,
+                                     struct fc_auth_result *out) {
     static const char *const names[] = {"x-fc-access-key-id", "x-fc-expires", "x-fc-signature"};
     int idx[3];
     for (int i = 0; i < 3; i++) {
@@ -534,9 +535,8 @@ static enum fc_auth_status claim_get(const struct fc_auth_request *req,
 }
 
 /* The signature and account checks, once the claim is known. */
-static enum fc_auth_status check(const struct fc_auth_request *req,
-                                 const struct signed_headers *sh, struct qlines *q,
-                                 const struct claim *c, struct fc_auth_scratch *s,
+static enum fc_auth_status check(const struct fc_auth_request *req, const struct signed_headers *sh,
+                                 struct qlines *q, const struct claim *c, struct fc_auth_scratch *s,
                                  struct fc_auth_result *out) {
     ssize_t len = sts_build(req, sh, c->date, c->date_len, q, c->with_query, c->skip_signature, s);
     if (len == -E2BIG)
@@ -709,8 +709,8 @@ int fc_auth_date_parse(const char *s, size_t len, int64_t *unix_s) {
     if (!wd || mon < 0 || day < 1 || day > 31 || year < 0 || hh < 0 || hh > 23 || mm < 0 ||
         mm > 59 || ss < 0 || ss > 60)
         return -EINVAL;
-    *unix_s = days_from_civil(year, (unsigned)mon + 1, (unsigned)day) * 86400 + hh * 3600 +
-              mm * 60 + ss;
+    *unix_s =
+        days_from_civil(year, (unsigned)mon + 1, (unsigned)day) * 86400 + hh * 3600 + mm * 60 + ss;
     return 0;
 }
 

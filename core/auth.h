@@ -93,8 +93,9 @@ static_assert(FC_AUTH_QUERY_PARAMS_MAX <= FC_AUTH_STRING_TO_SIGN_BYTES_MAX / 2,
 #define FC_AUTH_STATUS_TABLE(X)                                                                    \
     X(OK, INTERNAL, "valid")                                                                       \
     X(MISSING_HEADER, ACCESS_DENIED, "no Authorization (nor signed URL), or no Date")              \
-    X(MALFORMED, ACCESS_DENIED, "Authorization, signed-URL query or %-encoding malformed, or a "   \
-                                "header the signature covers appears twice")                      \
+    X(MALFORMED, ACCESS_DENIED,                                                                    \
+      "Authorization, signed-URL query or %-encoding malformed, or a "                             \
+      "header the signature covers appears twice")                                                 \
     X(BAD_DATE, ACCESS_DENIED, "Date / x-fc-date is not an RFC 1123 GMT date")                     \
     X(DATE_SKEW, ACCESS_DENIED, "Date more than FC_AUTH_DATE_SKEW_S from now")                     \
     X(EXPIRED, ACCESS_DENIED, "signed URL past its x-fc-expires")                                  \

@@ -3,6 +3,7 @@
 
 #include "io/http.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,29 +29,58 @@ static const char *date_header(void) {
     return cached;
 }
 
+static char *put(char *p, const char *s, size_t n) {
+    memcpy(p, s, n);
+    return p + n;
+}
+#define PUT_LIT(p, lit) put(p, lit, sizeof(lit) - 1)
+
+static char *put_uint(char *p, uint64_t v) {
+    char tmp[20];
+    int n = 0;
+    do
+        tmp[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    while (n > 0)
+        *p++ = tmp[--n];
+    return p;
+}
+
+/* Built with memcpy, not snprintf: the printf family was a quarter of fcd's
+ * user time on a static 200 (bench/http.sh profile). */
 int fc_response_head(struct fc_buf *b, const struct fc_response *r) {
     size_t extra_len = r->extra ? strlen(r->extra) : 0;
-    if (fc_buf_reserve(b, HEAD_BYTES_MAX + extra_len) < 0)
+    size_t ct_len = r->content_type ? strlen(r->content_type) : 0;
+    if (fc_buf_reserve(b, HEAD_BYTES_MAX + extra_len + ct_len) < 0)
         return -ENOMEM;
-    char *p = b->data + b->len;
-    size_t cap = b->cap - b->len;
-    int n = snprintf(p, cap, "HTTP/1.1 %d %s\r\n%sContent-Length: %llu\r\n", r->status,
-                     fc_http_reason(r->status), date_header(),
-                     (unsigned long long)r->content_length);
-    if (r->content_type)
-        n += snprintf(p + n, cap - (size_t)n, "Content-Type: %s\r\n", r->content_type);
-    if (r->request_id)
-        n += snprintf(p + n, cap - (size_t)n, "x-fc-request-id: %s\r\n", r->request_id);
-    if (!r->keep_alive)
-        n += snprintf(p + n, cap - (size_t)n, "Connection: close\r\n");
-    else if (r->http10)
-        n += snprintf(p + n, cap - (size_t)n, "Connection: keep-alive\r\n");
-    if (extra_len) {
-        memcpy(p + n, r->extra, extra_len);
-        n += (int)extra_len;
+    const char *reason = fc_http_reason(r->status), *date = date_header();
+    char *p = PUT_LIT(b->data + b->len, "HTTP/1.1 ");
+    p = put_uint(p, (uint64_t)r->status);
+    *p++ = ' ';
+    p = put(p, reason, strlen(reason));
+    p = PUT_LIT(p, "\r\n");
+    p = put(p, date, strlen(date));
+    p = PUT_LIT(p, "Content-Length: ");
+    p = put_uint(p, r->content_length);
+    p = PUT_LIT(p, "\r\n");
+    if (r->content_type) {
+        p = PUT_LIT(p, "Content-Type: ");
+        p = put(p, r->content_type, ct_len);
+        p = PUT_LIT(p, "\r\n");
     }
-    memcpy(p + n, "\r\n", 2);
-    b->len += (size_t)n + 2;
+    if (r->request_id) {
+        p = PUT_LIT(p, "x-fc-request-id: ");
+        p = put(p, r->request_id, strlen(r->request_id));
+        p = PUT_LIT(p, "\r\n");
+    }
+    if (!r->keep_alive)
+        p = PUT_LIT(p, "Connection: close\r\n");
+    else if (r->http10)
+        p = PUT_LIT(p, "Connection: keep-alive\r\n");
+    p = put(p, r->extra, extra_len);
+    p = PUT_LIT(p, "\r\n");
+    b->len = (size_t)(p - b->data);
+    assert(b->len <= b->cap);
     return 0;
 }
 

@@ -56,6 +56,24 @@
     X(http_chunked_pipelined)                                                                      \
     X(http_random_splits)                                                                          \
     X(http_reason)                                                                                 \
+    /* core/auth */                                                                                \
+    X(auth_sdk_vectors)                                                                            \
+    X(auth_canonical_strings)                                                                      \
+    X(auth_signed_url_go_vectors)                                                                  \
+    X(auth_signed_url)                                                                             \
+    X(auth_date_skew_boundary)                                                                     \
+    X(auth_x_fc_date)                                                                              \
+    X(auth_unknown_key)                                                                            \
+    X(auth_missing_and_malformed)                                                                  \
+    X(auth_tampered)                                                                               \
+    X(auth_signature_compare)                                                                      \
+    X(auth_header_name_case)                                                                       \
+    X(auth_account)                                                                                \
+    X(auth_limits)                                                                                 \
+    X(auth_sign_errors)                                                                            \
+    X(auth_guarded_target)                                                                         \
+    X(auth_dates)                                                                                  \
+    X(auth_status_table)                                                                           \
     /* runtime-shim/fcrt */                                                                        \
     X(fcrt_keep_alive)                                                                             \
     X(fcrt_pipelined_in_order)                                                                     \
