@@ -92,3 +92,16 @@ struct io_uring_sqe *fc_uring_sqe(struct io_uring *ring) {
     assert(sqe != NULL);
     return sqe;
 }
+
+int fc_uring_wait(struct io_uring *ring, uint64_t now_ms, uint64_t until_ms) {
+    struct __kernel_timespec ts = {0}, *tsp = NULL;
+    if (until_ms != UINT64_MAX) {
+        uint64_t wait_ms = until_ms > now_ms ? until_ms - now_ms : 0;
+        ts.tv_sec = (long long)(wait_ms / 1000);
+        ts.tv_nsec = (long long)(wait_ms % 1000) * 1000000;
+        tsp = &ts;
+    }
+    struct io_uring_cqe *cqe;
+    int rc = io_uring_submit_and_wait_timeout(ring, &cqe, 1, tsp, NULL);
+    return rc >= 0 || rc == -ETIME || rc == -EINTR || rc == -EBUSY ? 0 : rc;
+}

@@ -55,6 +55,12 @@ static inline void fc_uring_buf_recycle(struct fc_uring_bufs *bufs, uint16_t bid
 
 void fc_uring_bufs_destroy(struct io_uring *ring, struct fc_uring_bufs *bufs);
 
+/* Submit what is queued and wait for at least one completion, at most until
+ * the monotonic time until_ms (UINT64_MAX: no limit; <= now_ms: do not wait).
+ * Returns 0 (completions or the time came) or -errno for a ring that cannot
+ * go on. The caller then reaps the CQ. */
+int fc_uring_wait(struct io_uring *ring, uint64_t now_ms, uint64_t until_ms);
+
 /* Get an SQE, submitting what is queued when the SQ is full. Never NULL:
  * after a submit the SQ has room (the kernel consumed it). */
 struct io_uring_sqe *fc_uring_sqe(struct io_uring *ring);

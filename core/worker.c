@@ -1242,25 +1242,17 @@ static void worker_loop(struct fc_worker *w) {
         fc_log_flush();
         if (stopping && w->instances_live == 0)
             break;
-        uint64_t next = fc_wheel_next_ms(&w->wheel);
-        struct __kernel_timespec ts = {0}, *tsp = NULL;
-        if (next != UINT64_MAX) {
-            uint64_t wait = next > w->now_ms ? next - w->now_ms : 0;
-            ts.tv_sec = (long long)(wait / 1000);
-            ts.tv_nsec = (long long)(wait % 1000) * 1000000;
-            tsp = &ts;
-        }
         fc_sleep_announce(&w->sleeping);
-        if (!rings_empty(w))
-            tsp = &(struct __kernel_timespec){0}; /* work arrived: just poll */
-        struct io_uring_cqe *cqe;
-        int rc = io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, tsp, NULL);
+        /* Work that arrived after drain_submits: just poll. */
+        uint64_t until = rings_empty(w) ? fc_wheel_next_ms(&w->wheel) : w->now_ms;
+        int rc = fc_uring_wait(&w->ring, w->now_ms, until);
         fc_sleep_clear(&w->sleeping);
-        if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY) {
+        if (rc < 0) {
             FC_LOG_ERROR("worker io_uring: %s", strerror(-rc));
             break;
         }
         w->now_ms = mono_us() / 1000;
+        struct io_uring_cqe *cqe;
         unsigned head, seen = 0;
         io_uring_for_each_cqe(&w->ring, head, cqe) {
             handle_cqe(w, cqe);

@@ -49,6 +49,16 @@ static int answer_health(struct fc_conn *c, const struct fc_http_req *req, bool 
 
 /* ---- the request an instance gets ---------------------------------------------- */
 
+/* Is h FC's reserved x-fc-* or one of the `n` names? */
+static bool header_in(const struct fc_http_header *h, const char *const *names, size_t n) {
+    if (h->name_len >= 5 && strncasecmp(h->name, "x-fc-", 5) == 0)
+        return true;
+    for (size_t i = 0; i < n; i++)
+        if (name_is(h, names[i]))
+            return true;
+    return false;
+}
+
 /* Request headers a client may not pass to the instance: hop-by-hop ones
  * (RFC 9110 §7.6.1), the framing fcd redoes, and FC's reserved x-fc-*
  * (CONTRACT.md §3.4). */
@@ -56,12 +66,7 @@ static bool header_dropped(const struct fc_http_header *h) {
     static const char *const dropped[] = {"connection", "keep-alive", "proxy-connection",
                                           "transfer-encoding", "content-length", "te", "trailer",
                                           "upgrade", "expect"};
-    if (h->name_len >= 5 && strncasecmp(h->name, "x-fc-", 5) == 0)
-        return true;
-    for (size_t i = 0; i < sizeof(dropped) / sizeof(dropped[0]); i++)
-        if (name_is(h, dropped[i]))
-            return true;
-    return false;
+    return header_in(h, dropped, sizeof(dropped) / sizeof(dropped[0]));
 }
 
 /* POST /invoke with the event as the body (CONTRACT.md §6.3). Express reads
@@ -255,12 +260,7 @@ static bool resp_header_dropped(const struct fc_http_header *h) {
     static const char *const dropped[] = {"connection", "keep-alive", "transfer-encoding",
                                           "content-length", "date", "server", "trailer",
                                           "upgrade", "proxy-connection"};
-    if (h->name_len >= 5 && strncasecmp(h->name, "x-fc-", 5) == 0)
-        return true;
-    for (size_t i = 0; i < sizeof(dropped) / sizeof(dropped[0]); i++)
-        if (name_is(h, dropped[i]))
-            return true;
-    return false;
+    return header_in(h, dropped, sizeof(dropped) / sizeof(dropped[0]));
 }
 
 /* The x-fc-* headers of every invocation response (CONTRACT.md §2.2). */

@@ -260,26 +260,17 @@ static void io_loop(struct fc_io *io) {
         fc_log_flush();
         if ((io->draining && io->conns_open == 0) || io->stopping)
             break;
-        uint64_t next = fc_wheel_next_ms(&io->wheel);
-        struct __kernel_timespec ts, *tsp = NULL;
-        if (next != UINT64_MAX) {
-            uint64_t wait_ms = next > io->now_ms ? next - io->now_ms : 0;
-            ts.tv_sec = (long long)(wait_ms / 1000);
-            ts.tv_nsec = (long long)(wait_ms % 1000) * 1000000;
-            tsp = &ts;
-        }
-        if (!fc_sched_io_may_sleep(io->sched, io->index)) {
-            ts = (struct __kernel_timespec){0}; /* completions wait: just poll */
-            tsp = &ts;
-        }
-        struct io_uring_cqe *cqe;
-        int rc = io_uring_submit_and_wait_timeout(&io->ring, &cqe, 1, tsp, NULL);
+        /* With completions already waiting, just poll. */
+        uint64_t until = fc_sched_io_may_sleep(io->sched, io->index) ? fc_wheel_next_ms(&io->wheel)
+                                                                   : io->now_ms;
+        int rc = fc_uring_wait(&io->ring, io->now_ms, until);
         fc_sched_io_awake(io->sched, io->index);
-        if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY) {
+        if (rc < 0) {
             FC_LOG_ERROR("io_uring wait: %s", strerror(-rc));
             break;
         }
         io->now_ms = fc_now_us() / 1000;
+        struct io_uring_cqe *cqe;
         unsigned head, seen = 0;
         io_uring_for_each_cqe(&io->ring, head, cqe) {
             handle_cqe(io, cqe);
