@@ -12,7 +12,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "store/fcassert.h"
+#include "core/assert.h"
 
 #define FC_PREFIX "x-fc-"
 #define FC_PREFIX_LEN 5u
