@@ -1,7 +1,7 @@
 /* errors.c — see errors.h. */
 #include "core/errors.h"
 
-#include <assert.h>
+#include "core/assert.h"
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,12 +20,12 @@ static const struct {
 };
 
 int fc_error_status(enum fc_error err) {
-    assert(err < FC_ERR_COUNT);
+    FC_ASSERT(err < FC_ERR_COUNT);
     return error_rows[err].status;
 }
 
 const char *fc_error_code(enum fc_error err) {
-    assert(err < FC_ERR_COUNT);
+    FC_ASSERT(err < FC_ERR_COUNT);
     return error_rows[err].code;
 }
 
@@ -64,7 +64,7 @@ int fc_error_json(char *buf, size_t cap, enum fc_error err, const char *request_
 }
 
 int fc_error_vjson(char *buf, size_t cap, enum fc_error err, const char *request_id, va_list ap) {
-    assert(err < FC_ERR_COUNT);
+    FC_ASSERT(err < FC_ERR_COUNT);
     char message[ERROR_MESSAGE_BYTES_MAX];
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"

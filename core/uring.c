@@ -1,7 +1,7 @@
 /* uring.c — see uring.h. */
 #include "core/uring.h"
 
-#include <assert.h>
+#include "core/assert.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +43,7 @@ int fc_uring_init(struct io_uring *ring, unsigned entries, struct fc_uring_featu
 
 int fc_uring_bufs_init(struct io_uring *ring, struct fc_uring_bufs *bufs, uint16_t bgid,
                        uint32_t count, uint32_t size) {
-    assert(count > 0 && (count & (count - 1)) == 0 && count <= 32768);
+    FC_ASSERT(count > 0 && (count & (count - 1)) == 0 && count <= 32768);
     memset(bufs, 0, sizeof(*bufs));
     size_t ring_bytes = count * sizeof(struct io_uring_buf);
     void *br = mmap(NULL, ring_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
@@ -89,7 +89,7 @@ struct io_uring_sqe *fc_uring_sqe(struct io_uring *ring) {
         io_uring_submit(ring);
         sqe = io_uring_get_sqe(ring);
     }
-    assert(sqe != NULL);
+    FC_ASSERT(sqe != NULL);
     return sqe;
 }
 

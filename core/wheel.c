@@ -1,7 +1,7 @@
 /* wheel.c — see wheel.h. */
 #include "core/wheel.h"
 
-#include <assert.h>
+#include "core/assert.h"
 #include <errno.h>
 
 #define SLOT_BITS 6
@@ -36,8 +36,8 @@ void fc_wheel_entry_init(struct fc_wheel_entry *e, fc_wheel_cb cb) {
 }
 
 void fc_wheel_link(struct fc_wheel *w, struct fc_wheel_entry *e, uint64_t expire_ms) {
-    assert(!fc_wheel_is_linked(e));
-    assert(e->cb != NULL);
+    FC_ASSERT(!fc_wheel_is_linked(e));
+    FC_ASSERT(e->cb != NULL);
     e->expire_ms = expire_ms;
     uint64_t t = expire_ms < w->now_ms ? w->now_ms : expire_ms;
     /* Past the span, file one top-level slot short of a full turn, so the

@@ -23,7 +23,7 @@
 #include "core/log.h"
 
 #include <arpa/inet.h>
-#include <assert.h>
+#include "core/assert.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -85,7 +85,7 @@ static void instance_kill(struct fc_instance *inst);
 
 /* Hand inv back to its io thread. The worker no longer owns it after this. */
 static void inv_complete(struct fc_worker *w, struct fc_invocation *inv, enum fc_inv_result r) {
-    assert(inv->at_worker);
+    FC_ASSERT(inv->at_worker);
     fc_wheel_unlink(&inv->timer);
     inv->result = r;
     inv->at_worker = false;
@@ -96,7 +96,7 @@ static void inv_complete(struct fc_worker *w, struct fc_invocation *inv, enum fc
     void *item = inv;
     uint32_t pushed = fc_ring_push_burst(fc_sched_ring(w->sched, inv->io_index, w->index, 1),
                                          &item, 1);
-    assert(pushed == 1); /* FC_INV_POOL_MAX <= ring size: it always fits */
+    FC_ASSERT(pushed == 1); /* FC_INV_POOL_MAX <= ring size: it always fits */
     (void)pushed;
     w->io_pushed[inv->io_index] = true;
 }
@@ -718,7 +718,7 @@ static void arm_idle_reclaim(struct fc_worker *w, struct fc_instance *inst) {
 static void slot_release(struct fc_worker *w, struct fc_slot *slot) {
     struct fc_instance *inst = slot->inst;
     struct fc_pool *pool = inst->pool;
-    assert(inst->busy > 0);
+    FC_ASSERT(inst->busy > 0);
     bool was_init = inst->hook_inv != NULL && inst->state == FC_INST_INITIALIZING;
     inst->busy--;
     slot->state = FC_SLOT_IDLE;
@@ -1177,7 +1177,7 @@ static void handle_cqe(struct fc_worker *w, const struct io_uring_cqe *cqe) {
     case W_RECV: on_slot_recv(w, ptr, cqe->res); break;
     case W_PIDFD: on_pidfd(w, ptr); break;
     case W_LOG: on_log(w, ptr, cqe->res); instance_free_if_done(w, ptr); break;
-    default: assert(!"unknown worker operation");
+    default: FC_ASSERT(!"unknown worker operation");
     }
     /* A slot op may have been the last thing keeping a dead instance. */
     uint32_t op = cqe->user_data & W_OP_MASK;

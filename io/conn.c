@@ -23,7 +23,7 @@
 #include "core/log.h"
 #include "io/router.h"
 
-#include <assert.h>
+#include "core/assert.h"
 #include <errno.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -114,7 +114,7 @@ static void conn_free_if_done(struct fc_conn *c) {
     c->fd = -1;
     c->next_free = io->free_conns;
     io->free_conns = c;
-    assert(io->conns_open > 0);
+    FC_ASSERT(io->conns_open > 0);
     io->conns_open--;
 }
 
@@ -500,7 +500,7 @@ static void conn_process(struct fc_conn *c) {
         }
         if (!have_req) {
             ssize_t rc = conn_parse_head(c, &req, 0);
-            assert(rc == (ssize_t)c->head_len); /* the same bytes parsed before */
+            FC_ASSERT(rc == (ssize_t)c->head_len); /* the same bytes parsed before */
             (void)rc;
             have_req = true;
         }
@@ -537,7 +537,7 @@ void fc_conn_close_all(struct fc_io *io) {
 /* ---- invocations ------------------------------------------------------------ */
 
 int fc_conn_take_request(struct fc_conn *c, size_t consumed, struct fc_buf *to) {
-    assert(consumed <= c->in.len);
+    FC_ASSERT(consumed <= c->in.len);
     struct fc_buf rest = {0};
     if (c->in.len > consumed &&
         buf_reserve(c->io, &rest, c->in.len - consumed) < 0)
@@ -556,7 +556,7 @@ int fc_conn_take_request(struct fc_conn *c, size_t consumed, struct fc_buf *to) 
 
 void fc_conn_on_invocation(struct fc_conn *c, struct fc_invocation *inv) {
     struct fc_io *io = c->io;
-    assert(c->inv == inv);
+    FC_ASSERT(c->inv == inv);
     c->inv = NULL;
     if (c->closed) {
         fc_dispatch_recycle(io, inv);

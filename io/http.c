@@ -14,7 +14,7 @@
  * anywhere in the head (or in chunk framing) is -EBADMSG. */
 #include "io/http.h"
 
-#include <assert.h>
+#include "core/assert.h"
 #include <errno.h>
 #include <string.h>
 
@@ -77,7 +77,7 @@ static int ieq(const char *a, const char *lit, size_t n) {
 
 /* Record why the parse failed and return -code. `why` must be static. */
 static int fail(struct fc_http_req *req, int code, const char *why) {
-    assert(code == EBADMSG || code == E2BIG || code == ENOTSUP);
+    FC_ASSERT(code == EBADMSG || code == E2BIG || code == ENOTSUP);
     req->error = why;
     return -code;
 }
@@ -130,7 +130,7 @@ static ssize_t skip_empty_lines(const char *buf, size_t lim, struct fc_http_req 
             return fail(req, EBADMSG, "bare CR");
         s += 2;
     }
-    assert(s <= lim);
+    FC_ASSERT(s <= lim);
     return (ssize_t)s;
 }
 
@@ -140,7 +140,7 @@ static ssize_t skip_empty_lines(const char *buf, size_t lim, struct fc_http_req 
  * end yet, or -EBADMSG (bare LF). The memchr makes this the fast path. */
 static ssize_t find_head_end(const char *buf, size_t start, size_t from, size_t lim,
                              struct fc_http_req *req) {
-    assert(start <= from);
+    FC_ASSERT(start <= from);
     size_t i = from;
     while (i < lim) {
         const char *lf = memchr(buf + i, '\n', lim - i);
@@ -163,7 +163,7 @@ static ssize_t find_head_end(const char *buf, size_t start, size_t from, size_t 
  * absolute-form (scheme ":" ...). authority-form is CONNECT's, which fcd
  * does not serve. Returns 0 or -EBADMSG. */
 static int check_target(const char *t, size_t n, struct fc_http_req *req) {
-    assert(n > 0);
+    FC_ASSERT(n > 0);
     if (t[0] == '/')
         return 0;
     if (n == 1 && t[0] == '*')
@@ -228,7 +228,7 @@ static int parse_request_line(const char **pp, const char *end, struct fc_http_r
     if (rc < 0)
         return rc;
     *pp = p + 11; /* SP "HTTP/1.x" CRLF */
-    assert(*pp <= end);
+    FC_ASSERT(*pp <= end);
     return 0;
 }
 
@@ -354,7 +354,7 @@ static int parse_transfer_encoding(const char *v, size_t n, struct hdr_state *st
     } while (i < n);
     if (v[n - 1] == ',')
         return fail(req, EBADMSG, "invalid Transfer-Encoding"); /* "chunked," */
-    assert(st->te_codings > 0);
+    FC_ASSERT(st->te_codings > 0);
     return 0;
 }
 
@@ -420,7 +420,7 @@ static int finish_head(const struct hdr_state *st, struct fc_http_req *req) {
     else
         req->keep_alive = st->conn_keep_alive && !st->conn_close;
     req->expect_continue = st->expect_continue && req->minor_version == 1;
-    assert(!(req->chunked && req->has_content_length));
+    FC_ASSERT(!(req->chunked && req->has_content_length));
     return 0;
 }
 
@@ -466,15 +466,15 @@ static ssize_t parse_fields(const char *buf, const char *p, const char *e,
     rc = finish_head(&st, req);
     if (rc < 0)
         return rc;
-    assert(p + 2 <= e);
+    FC_ASSERT(p + 2 <= e);
     return (p + 2) - buf;
 }
 
 ssize_t fc_http_parse_request(const char *buf, size_t len, size_t prev_len,
                               const struct fc_http_limits *limits, struct fc_http_req *req) {
-    assert(req != NULL && limits != NULL);
-    assert(buf != NULL || len == 0);
-    assert(req->headers != NULL || req->headers_cap == 0);
+    FC_ASSERT(req != NULL && limits != NULL);
+    FC_ASSERT(buf != NULL || len == 0);
+    FC_ASSERT(req->headers != NULL || req->headers_cap == 0);
     struct fc_http_header *headers = req->headers;
     uint32_t cap = req->headers_cap;
     *req = (struct fc_http_req){.headers = headers, .headers_cap = cap};
@@ -497,16 +497,16 @@ ssize_t fc_http_parse_request(const char *buf, size_t len, size_t prev_len,
         return end;
     if (end == 0)
         return len >= limits->head_bytes_max ? fail(req, E2BIG, "request head too large") : -EAGAIN;
-    assert((size_t)end <= lim);
+    FC_ASSERT((size_t)end <= lim);
     ssize_t rc = parse_head(buf, (size_t)start, (size_t)end, limits, req);
-    assert(rc < 0 || (rc > start && (size_t)rc <= (size_t)end));
+    FC_ASSERT(rc < 0 || (rc > start && (size_t)rc <= (size_t)end));
     return rc;
 }
 
 const struct fc_http_header *fc_http_header_find(const struct fc_http_req *req, const char *name,
                                                  size_t name_len) {
-    assert(req != NULL && (name != NULL || name_len == 0));
-    assert(req->headers_count <= req->headers_cap);
+    FC_ASSERT(req != NULL && (name != NULL || name_len == 0));
+    FC_ASSERT(req->headers_count <= req->headers_cap);
     for (uint32_t i = 0; i < req->headers_count; i++) {
         const struct fc_http_header *h = &req->headers[i];
         if (h->name_len != name_len)
@@ -600,7 +600,7 @@ static int chunk_size_byte(struct fc_http_chunked *d, unsigned char c, uint64_t 
         d->state = CH_DATA;
         return -EAGAIN;
     }
-    assert(0 && "not a size-line state");
+    FC_ASSERT(0 && "not a size-line state");
     return -EBADMSG;
 }
 
@@ -641,7 +641,7 @@ static int chunk_trailer_byte(struct fc_http_chunked *d, unsigned char c) {
         d->state = CH_TRAILER_START;
         return -EAGAIN;
     }
-    assert(0 && "not a trailer state");
+    FC_ASSERT(0 && "not a trailer state");
     return -EBADMSG;
 }
 
@@ -670,16 +670,16 @@ static int chunk_byte(struct fc_http_chunked *d, unsigned char c, uint64_t total
 
 ssize_t fc_http_chunked_decode(struct fc_http_chunked *dec, char *buf, size_t *len, uint64_t *total,
                                uint64_t body_bytes_max) {
-    assert(dec != NULL && len != NULL && total != NULL);
-    assert(buf != NULL || *len == 0);
-    assert(dec->state <= CH_ERROR);
+    FC_ASSERT(dec != NULL && len != NULL && total != NULL);
+    FC_ASSERT(buf != NULL || *len == 0);
+    FC_ASSERT(dec->state <= CH_ERROR);
     size_t in = *len, r = 0, w = 0;
     *len = 0;
     if (dec->state == CH_DONE)
         return (ssize_t)in;
     if (dec->state == CH_ERROR)
         return -EBADMSG;
-    assert(*total <= body_bytes_max);
+    FC_ASSERT(*total <= body_bytes_max);
     int rc = -EAGAIN;
     while (r < in && rc == -EAGAIN) {
         if (dec->state == CH_DATA) {
@@ -698,7 +698,7 @@ ssize_t fc_http_chunked_decode(struct fc_http_chunked *dec, char *buf, size_t *l
         }
         rc = chunk_byte(dec, (unsigned char)buf[r++], *total, body_bytes_max);
     }
-    assert(w <= r && r <= in && *total <= body_bytes_max);
+    FC_ASSERT(w <= r && r <= in && *total <= body_bytes_max);
     *len = w;
     if (rc == -EAGAIN || rc == 0)
         return rc == 0 ? (ssize_t)(in - r) : -EAGAIN;
@@ -775,7 +775,7 @@ static int parse_status_line(const char **pp, const char *end, struct fc_http_re
 
 ssize_t fc_http_parse_response(const char *buf, size_t len, const struct fc_http_limits *limits,
                                struct fc_http_resp *resp) {
-    assert(resp != NULL && limits != NULL && (buf != NULL || len == 0));
+    FC_ASSERT(resp != NULL && limits != NULL && (buf != NULL || len == 0));
     struct fc_http_req req = {.headers = resp->headers, .headers_cap = resp->headers_cap};
     *resp = (struct fc_http_resp){.headers = req.headers, .headers_cap = req.headers_cap};
     size_t lim = len < limits->head_bytes_max ? len : limits->head_bytes_max;
@@ -794,6 +794,6 @@ ssize_t fc_http_parse_response(const char *buf, size_t len, const struct fc_http
     resp->chunked = req.chunked;
     resp->has_content_length = req.has_content_length;
     resp->content_length = req.content_length;
-    assert(end < 0 || (size_t)end <= len);
+    FC_ASSERT(end < 0 || (size_t)end <= len);
     return end;
 }

@@ -3,7 +3,7 @@
 
 #include "io/http.h"
 
-#include <assert.h>
+#include "core/assert.h"
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -80,7 +80,7 @@ int fc_response_head(struct fc_buf *b, const struct fc_response *r) {
     p = put(p, r->extra, extra_len);
     p = PUT_LIT(p, "\r\n");
     b->len = (size_t)(p - b->data);
-    assert(b->len <= b->cap);
+    FC_ASSERT(b->len <= b->cap);
     return 0;
 }
 

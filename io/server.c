@@ -7,7 +7,7 @@
 #include "io/io_thread.h"
 
 #include <arpa/inet.h>
-#include <assert.h>
+#include "core/assert.h"
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -233,7 +233,7 @@ static void handle_cqe(struct fc_io *io, const struct io_uring_cqe *cqe) {
     case FC_OP_WAKE: on_wake(io); break;
     case FC_OP_RECV: fc_conn_on_recv(ptr, cqe->res, cqe->flags); break;
     case FC_OP_SEND: fc_conn_on_send(ptr, cqe->res); break;
-    default: assert(!"unknown io_uring operation");
+    default: FC_ASSERT(!"unknown io_uring operation");
     }
 }
 
