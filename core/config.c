@@ -66,6 +66,53 @@ __attribute__((format(printf, 2, 3))) static int fail(char *err, const char *fmt
 
 void fc_config_free(struct fc_config *c) {
     fc_catalog_free(&c->catalog);
+    for (uint32_t i = 0; i < c->keys_count; i++) {
+        free((char *)c->keys[i].access_key_id);
+        free((char *)c->keys[i].secret);
+        free((char *)c->keys[i].account_id);
+    }
+    free(c->keys);
+    c->keys = NULL;
+    c->keys_count = 0;
+}
+
+/* Add an access key (copied). Returns 0 or -ENOMEM. */
+static int key_add(struct fc_config *c, const char *id, size_t id_len, const char *secret,
+                   const char *account) {
+    struct fc_auth_key *keys = realloc(c->keys, (c->keys_count + 1) * sizeof(*keys));
+    if (keys == NULL)
+        return -ENOMEM;
+    c->keys = keys;
+    struct fc_auth_key *k = &keys[c->keys_count];
+    k->access_key_id = strndup(id, id_len);
+    k->secret = strdup(secret);
+    k->account_id = account ? strdup(account) : NULL;
+    if (k->access_key_id == NULL || k->secret == NULL || (account && k->account_id == NULL))
+        return -ENOMEM;
+    c->keys_count++;
+    return 0;
+}
+
+/* "access_keys": [{"access_key_id": "...", "access_key_secret": "...",
+ * "account_id": "..."}, ...] */
+static int keys_json(struct fc_config *c, json_t *arr, char *err) {
+    if (!json_is_array(arr))
+        return fail(err, "access_keys: expected an array of objects");
+    size_t i;
+    json_t *o;
+    json_array_foreach(arr, i, o) {
+        const char *id = json_string_value(json_object_get(o, "access_key_id"));
+        const char *secret = json_string_value(json_object_get(o, "access_key_secret"));
+        json_t *acct = json_object_get(o, "account_id");
+        if (!json_is_object(o) || id == NULL || secret == NULL || *id == '\0' ||
+            *secret == '\0' || (acct && !json_is_string(acct)) ||
+            json_object_size(o) != 2u + (acct != NULL))
+            return fail(err, "access_keys[%zu]: expected {\"access_key_id\", "
+                             "\"access_key_secret\"[, \"account_id\"]}", i);
+        if (key_add(c, id, strlen(id), secret, json_string_value(acct)) < 0)
+            return fail(err, "out of memory");
+    }
+    return 0;
 }
 
 void fc_config_defaults(struct fc_config *c) {
@@ -210,6 +257,12 @@ static int apply_object(struct fc_config *c, json_t *obj, const char *prefix, ch
     json_object_foreach(obj, member, value) {
         char name[128];
         snprintf(name, sizeof(name), "%s%s%s", prefix, *prefix ? "." : "", member);
+        if (*prefix == '\0' && strcmp(member, "access_keys") == 0) {
+            int rc = keys_json(c, value, err);
+            if (rc < 0)
+                return rc;
+            continue;
+        }
         if (*prefix == '\0' && strcmp(member, "services") == 0) {
             char fn_err[FC_ERR_BYTES];
             if (fc_catalog_add_json(&c->catalog, value, fn_err) < 0)
@@ -268,6 +321,7 @@ static void usage(FILE *out) {
             "                       declare function NAME in service 'default' from code\n"
             "                       directory DIR (its executable 'bootstrap'), with an\n"
             "                       anonymous HTTP trigger (repeatable)\n"
+            "  --access-key ID:SECRET  an access key for signed requests (repeatable)\n"
             "  --foreground         do not daemonize; log to stderr\n"
             "  --check-config       validate the configuration and exit\n"
             "  --help, --version\n");
@@ -284,6 +338,7 @@ static const struct option options[] = {
     {"log-level", required_argument, NULL, 'v'},
     {"pid-file", required_argument, NULL, 'p'},
     {"function", required_argument, NULL, 'f'},
+    {"access-key", required_argument, NULL, 'k'},
     {"foreground", no_argument, NULL, OPT_FOREGROUND},
     {"check-config", no_argument, NULL, OPT_CHECK},
     {"help", no_argument, NULL, OPT_HELP},
@@ -334,6 +389,14 @@ int fc_config_from_args(struct fc_config *c, int argc, char **argv,
         }
         switch (opt) {
         case OPT_CONFIG: break;
+        case 'k': {
+            const char *colon = strchr(optarg, ':');
+            if (colon == NULL || colon == optarg || colon[1] == '\0')
+                return fail(err, "--access-key: expected ID:SECRET");
+            if (key_add(c, optarg, (size_t)(colon - optarg), colon + 1, NULL) < 0)
+                return fail(err, "out of memory");
+            break;
+        }
         case 'f': {
             char fn_err[FC_ERR_BYTES];
             if (fc_catalog_add_flag(&c->catalog, optarg, fn_err) < 0)

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "core/auth.h"
 #include "core/log.h"
 #include "core/registry.h"
 
@@ -38,6 +39,8 @@ struct fc_config {
     bool check_only; /* --check-config */
     uint32_t drain_grace_ms;
     struct fc_catalog catalog; /* "services" in the file, then --function flags; sealed */
+    struct fc_auth_key *keys;  /* "access_keys" in the file, then --access-key flags */
+    uint32_t keys_count;
     uint32_t instance_idle_s;  /* idle instances are reclaimed after this */
     char instance_user[64];    /* run instances as this user when fcd is root; "root" = no drop */
     uint32_t instance_nofile;  /* RLIMIT_NOFILE of an instance */

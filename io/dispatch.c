@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define NAME_BYTES_MAX 256 /* names quoted in error messages are cut here */
 
@@ -124,6 +125,26 @@ static int build_http_head(struct fc_buf *b, const struct fc_conn *c,
 
 /* ---- starting an invocation ---------------------------------------------------- */
 
+/* An authType function trigger: the request must carry a valid FC
+ * signature (CONTRACT.md §4, core/auth.h). Returns true, or false with the
+ * FC error written (*status set); the message says what was wrong, never
+ * what the signature should have been. */
+static bool signature_ok(struct fc_conn *c, const struct fc_http_req *req, bool keep_alive,
+                         const char *rid, int *status) {
+    const struct fc_config *cfg = c->io->cfg;
+    bool http10 = req->minor_version == 0, head = req->method_id == FC_HTTP_HEAD;
+    struct fc_auth_request ar = {req->method, req->method_len, req->target_len, req->target,
+                                 req->headers, req->headers_count};
+    struct fc_auth_result r;
+    if (fc_auth_verify(&ar, cfg->keys, cfg->keys_count, (int64_t)time(NULL), c->io->auth, &r) ==
+        FC_AUTH_OK)
+        return true;
+    FC_LOG_DEBUG("signature refused: %s (%s)", fc_auth_status_name(r.status), r.message);
+    *status = fc_response_error(&c->out, keep_alive, http10, head, rid,
+                                fc_auth_status_error(r.status), r.fc_arg);
+    return false;
+}
+
 /* Checks before an invocation: the function exists, its trigger admits the
  * request. Returns the function, or NULL with an error response written
  * (*status set). */
@@ -152,9 +173,7 @@ static const struct fc_function *resolve(struct fc_conn *c, const struct fc_http
         *status = fc_response_error(&c->out, keep_alive, http10, head, rid, FC_ERR_ACCESS_DENIED,
                                     "the HTTP trigger does not allow this method");
     else if (route->kind == FC_ROUTE_HTTP_TRIGGER && !fn->http_anonymous)
-        *status = fc_response_error(&c->out, keep_alive, http10, head, rid, FC_ERR_ACCESS_DENIED,
-                                    "the HTTP trigger's authType is function: request signing "
-                                    "is not implemented in fcd yet");
+        return signature_ok(c, req, keep_alive, rid, status) ? fn : NULL;
     else
         return fn;
     return NULL;

@@ -125,6 +125,7 @@ struct fc_io {
     uint32_t spare_count;
 
     struct fc_sched *sched;
+    struct fc_auth_scratch *auth; /* signature work space (core/auth.h) */
     struct fc_invocation **free_invs; /* stack of this thread's idle invocations */
     uint32_t free_invs_count;
 };

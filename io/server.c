@@ -118,7 +118,8 @@ static int io_init(struct fc_io *io) {
     io->limits = (struct fc_http_limits){cfg->http.head_bytes_max, cfg->http.headers_max};
     io->headers = calloc(cfg->http.headers_max, sizeof(*io->headers));
     io->conns = calloc(cfg->http.connections_max, sizeof(*io->conns));
-    if (io->headers == NULL || io->conns == NULL)
+    io->auth = malloc(sizeof(*io->auth));
+    if (io->headers == NULL || io->conns == NULL || io->auth == NULL)
         return -ENOMEM;
     for (uint32_t i = cfg->http.connections_max; i-- > 0;) {
         io->conns[i].fd = -1;
@@ -156,6 +157,7 @@ static void io_destroy(struct fc_io *io) {
     free(io->headers);
     free(io->conns);
     free(io->free_invs);
+    free(io->auth);
 }
 
 static void log_features(const struct fc_io *io) {
