@@ -5,6 +5,8 @@
 #include "core/worker.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -86,6 +88,26 @@ void fc_sched_destroy(struct fc_sched *s) {
     free((void *)s->instances);
     free(s->invs);
     free(s);
+}
+
+int fc_sched_pin(const struct fc_config *cfg, uint32_t index) {
+    if (!cfg->pin_threads)
+        return 0;
+    cpu_set_t allowed, one;
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0)
+        return -errno;
+    int count = CPU_COUNT(&allowed);
+    if (count <= 0)
+        return -EINVAL;
+    int want = (int)(index % (uint32_t)count), seen = 0;
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+        if (!CPU_ISSET(cpu, &allowed) || seen++ != want)
+            continue;
+        CPU_ZERO(&one);
+        CPU_SET(cpu, &one);
+        return -pthread_setaffinity_np(pthread_self(), sizeof(one), &one);
+    }
+    return -EINVAL;
 }
 
 struct fc_invocation *fc_sched_invocations(struct fc_sched *s, uint32_t io_index,

@@ -1289,6 +1289,8 @@ void *fc_worker_main(void *arg) {
     snprintf(name, sizeof(name), "worker-%u", w->index);
     fc_log_thread_set(name);
     pthread_setname_np(pthread_self(), name);
+    if (fc_sched_pin(w->sched->cfg, w->index) < 0)
+        FC_LOG_WARN("cannot pin %s to a CPU; running unpinned", name);
     /* The ring is created here: SINGLE_ISSUER binds it to this thread. */
     int rc = fc_uring_init(&w->ring, RING_ENTRIES, &w->features);
     if (rc < 0) {

@@ -288,6 +288,8 @@ static void *io_main(void *arg) {
     snprintf(name, sizeof(name), "io-%u", io->index);
     fc_log_thread_set(name);
     pthread_setname_np(pthread_self(), name);
+    if (fc_sched_pin(io->cfg, io->index) < 0)
+        FC_LOG_WARN("cannot pin %s to a CPU; running unpinned", name);
     /* The ring is created here: SINGLE_ISSUER binds it to this thread. */
     int rc = io_init(io);
     if (rc < 0) {
