@@ -18,7 +18,7 @@ PKGS       = $(PKGS_BUILD) $(PKGS_TEST) $(PKGS_BENCH)
 
 CFLAGS_BASE = -std=gnu11 -Wall -Wextra -Werror -O2 -g -pthread -D_GNU_SOURCE \
               -fno-omit-frame-pointer -I.
-LIBS        = -luring -ljansson -lcrypto -pthread
+LIBS        = -luring -ljansson -lcrypto -llmdb -lmsgpackc -pthread
 
 ifneq ($(SAN),)
 CFLAGS_SAN = -fsanitize=$(SAN) -fno-sanitize-recover=all
@@ -31,11 +31,12 @@ LDFLAGS += $(CFLAGS_SAN)
 
 # Library modules (everything but the programs' mains), shared by fcd and the tests.
 CORE_SRC = core/buf.c core/log.c core/config.c core/reqid.c core/errors.c core/wheel.c core/ring.c core/registry.c core/uring.c core/auth.c core/invocation.c core/instance.c core/sched.c core/worker.c
+STORE_SRC = store/crc32c.c store/record.c store/jobs.c
 IO_SRC   = io/http.c io/response.c io/router.c io/server.c io/conn.c io/dispatch.c
-LIB_SRC  = $(CORE_SRC) $(IO_SRC)
+LIB_SRC  = $(CORE_SRC) $(STORE_SRC) $(IO_SRC)
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 
-UNIT_TESTS = auth buf config errors fcrt http registry reqid ring router wheel
+UNIT_TESTS = auth buf config errors fcrt http record registry reqid ring router store wheel
 UNIT_SRC = $(UNIT_TESTS:%=tests/unit/test_%.c) tests/unit/runner.c
 UNIT_OBJ = $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
@@ -48,7 +49,7 @@ UNIT     = $(BUILD)/unit-tests
 HELLO    = examples/hello-c/bootstrap
 BINS     = $(FCD) $(FCSHIM) $(FCRT) $(UNIT) $(HELLO)
 
-.PHONY: all deps run test unit e2e fuzz bench-http bench-spawn clean format
+.PHONY: all deps run test unit e2e fuzz bench-http bench-spawn bench-store clean format
 all: $(BINS)
 
 # ---- dependencies ---------------------------------------------------------------
@@ -137,6 +138,14 @@ $(BUILD)/fcshim_bench: $(BUILD)/runtime-shim/fcshim_bench.o
 	$(CC) $(LDFLAGS) -o $@ $^
 bench-spawn: all $(BUILD)/fcshim_bench
 	$(BUILD)/fcshim_bench $(FCSHIM) examples/hello-c 20
+
+# The store's commit floor (BENCH.md's LMDB rows): 1, 64, 1024 jobs per txn.
+$(BUILD)/bench_jobs: $(BUILD)/store/bench_jobs.o $(BUILD)/store/jobs.o $(BUILD)/store/record.o \
+                     $(BUILD)/store/crc32c.o $(BUILD)/core/buf.o
+	$(CC) $(LDFLAGS) -o $@ $^ -llmdb -lmsgpackc -pthread
+bench-store: all $(BUILD)/bench_jobs
+	taskset -c 0 $(BUILD)/bench_jobs
+	taskset -c 0 $(BUILD)/bench_jobs --sizes
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -23,6 +23,8 @@ int fc_buf_reserve(struct fc_buf *b, size_t more) {
 }
 
 int fc_buf_append(struct fc_buf *b, const void *data, size_t len) {
+    if (len == 0)
+        return 0; /* data may be NULL then, and memcpy(NULL, ...) is undefined */
     if (fc_buf_reserve(b, len) < 0)
         return -ENOMEM;
     memcpy(b->data + b->len, data, len);

@@ -5,6 +5,15 @@
 
 #include <stddef.h>
 
+#include <stdint.h>
+
+/* A borrowed byte range (not NUL-terminated); ptr may be NULL when len is 0.
+ * Whoever hands one out says how long the bytes live. */
+struct fc_slice {
+    const char *ptr;
+    uint32_t len;
+};
+
 /* Zero-initialise; fc_buf_free releases it. */
 struct fc_buf {
     char *data;

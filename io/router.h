@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "io/http.h"
 
 enum fc_route_kind {
@@ -16,10 +17,6 @@ enum fc_route_kind {
     FC_ROUTE_API,          /* any other /{ver}/... management path */
 };
 
-struct fc_slice {
-    const char *ptr;
-    uint32_t len;
-};
 
 struct fc_route {
     enum fc_route_kind kind;

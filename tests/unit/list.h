@@ -74,6 +74,25 @@
     X(auth_guarded_target)                                                                         \
     X(auth_dates)                                                                                  \
     X(auth_status_table)                                                                           \
+    /* store/record */                                                                             \
+    X(record_round_trip_every_field)                                                               \
+    X(record_limits)                                                                               \
+    X(record_ids_and_states)                                                                       \
+    X(record_unknown_version_rejected)                                                             \
+    X(record_corrupt_input_never_crashes)                                                          \
+    X(record_decodes_wide_encodings)                                                               \
+    X(record_crc32c_vectors)                                                                       \
+    /* store/jobs */                                                                               \
+    X(store_append_get)                                                                            \
+    X(store_duplicate_ids)                                                                         \
+    X(store_due_order)                                                                             \
+    X(store_updates_keep_indexes)                                                                  \
+    X(store_list_filters_pagination)                                                               \
+    X(store_map_full_grows)                                                                        \
+    X(store_fault_injection)                                                                       \
+    X(store_recover_leases)                                                                        \
+    X(store_readers_during_growth)                                                                 \
+    X(store_crash_kill9_acked_survive)                                                             \
     /* runtime-shim/fcrt */                                                                        \
     X(fcrt_keep_alive)                                                                             \
     X(fcrt_pipelined_in_order)                                                                     \
