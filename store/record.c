@@ -100,11 +100,16 @@ static bool name_valid(const struct fc_slice *s, uint32_t max, bool empty_ok) {
     return true;
 }
 
+/* Task ids: FC's rule for caller-chosen ids (a letter or '_' first) is
+ * checked where requests arrive; a stored id may also be an fcd request id,
+ * a UUID, which can start with a digit. So: [A-Za-z0-9_-], not '-' first. */
 bool fc_record_id_valid(const char *id, size_t len) {
-    if (len > FC_RECORD_ID_BYTES_MAX)
+    if (len == 0 || len > FC_RECORD_ID_BYTES_MAX || id[0] == '-')
         return false;
-    struct fc_slice s = {id, (uint32_t)len};
-    return name_valid(&s, FC_RECORD_ID_BYTES_MAX, false);
+    for (size_t i = 0; i < len; i++)
+        if (!name_char(id[i], false))
+            return false;
+    return true;
 }
 
 int fc_job_event_push(struct fc_job *j, int state, uint64_t time_ms, const char *detail,
@@ -164,7 +169,7 @@ static int check_events(const struct fc_job *j, const char **reason) {
 }
 
 static int check_names(const struct fc_job *j, const char **reason) {
-    if (!name_valid(&j->request_id, FC_RECORD_ID_BYTES_MAX, false))
+    if (!fc_record_id_valid(j->request_id.ptr, j->request_id.len))
         return fail(reason, F_request_id, WHY_VALUE, -EINVAL);
     if (!name_valid(&j->service, FC_RECORD_SERVICE_BYTES_MAX, false))
         return fail(reason, F_service, WHY_VALUE, -EINVAL);

@@ -199,7 +199,7 @@ FC_TEST(record_limits) {
 
 FC_TEST(record_ids_and_states) {
     FC_CHECK(fc_record_id_valid("a", 1) && fc_record_id_valid("_x-9", 4));
-    FC_CHECK(!fc_record_id_valid("", 0) && !fc_record_id_valid("9a", 2));
+    FC_CHECK(!fc_record_id_valid("", 0) && fc_record_id_valid("9a", 2)); /* UUID request ids */
     FC_CHECK(!fc_record_id_valid("-a", 2) && !fc_record_id_valid("a b", 3));
     FC_CHECK(!fc_record_id_valid("a/b", 3) && !fc_record_id_valid("a\0b", 3));
     for (int s = FC_JOB_STATE_FIRST; s <= FC_JOB_STATE_LAST; s++) {

@@ -105,7 +105,7 @@ FC_TEST(store_append_get) {
     FC_CHECK_INT(fc_jobs_get(s, "large", 5, true, &buf, &g), 0);
     FC_CHECK(g.payload.len == sizeof(big) && memcmp(g.payload.ptr, big, sizeof(big)) == 0);
     FC_CHECK_INT(fc_jobs_get(s, "nope", 4, false, &buf, &g), -ENOENT);
-    FC_CHECK_INT(fc_jobs_get(s, "9bad", 4, false, &buf, &g), -EINVAL);
+    FC_CHECK_INT(fc_jobs_get(s, "-bad", 4, false, &buf, &g), -EINVAL);
     /* Reopen: still there. */
     fc_jobs_close(s);
     s = open_at(dir, 0, 0);
