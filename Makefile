@@ -30,9 +30,9 @@ CFLAGS += $(CFLAGS_BASE) $(CFLAGS_SAN)
 LDFLAGS += $(CFLAGS_SAN)
 
 # Library modules (everything but the programs' mains), shared by fcd and the tests.
-CORE_SRC = core/buf.c core/log.c core/config.c core/reqid.c core/errors.c core/wheel.c core/ring.c core/registry.c core/uring.c core/auth.c core/invocation.c core/instance.c core/sched.c core/worker.c
+CORE_SRC = core/buf.c core/log.c core/config.c core/reqid.c core/errors.c core/wheel.c core/ring.c core/registry.c core/uring.c core/auth.c core/async.c core/invocation.c core/instance.c core/sched.c core/worker.c
 STORE_SRC = store/crc32c.c store/record.c store/jobs.c
-IO_SRC   = io/http.c io/response.c io/router.c io/server.c io/conn.c io/dispatch.c
+IO_SRC   = io/http.c io/response.c io/router.c io/server.c io/conn.c io/dispatch.c io/tasks.c
 LIB_SRC  = $(CORE_SRC) $(STORE_SRC) $(IO_SRC)
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 

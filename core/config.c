@@ -14,7 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-enum key_type { KEY_UINT, KEY_STRING, KEY_BOOL, KEY_LOG_LEVEL, KEY_LISTEN, KEY_NETWORK };
+enum key_type { KEY_UINT, KEY_STRING, KEY_BOOL, KEY_LOG_LEVEL, KEY_LISTEN, KEY_NETWORK,
+                KEY_DURABILITY };
 
 /* One configurable key: where it lives in struct fc_config and its range. */
 struct key {
@@ -45,6 +46,7 @@ static const struct key keys[] = {
     UINT_KEY("instance_nofile", instance_nofile, 64, 1048576),
     UINT_KEY("instance_nproc", instance_nproc, 16, 4194304),
     {"instance_network", KEY_NETWORK, offsetof(struct fc_config, instance_isolated), 0, 0, 0},
+    {"async_durability", KEY_DURABILITY, offsetof(struct fc_config, async_nometasync), 0, 0, 0},
     UINT_KEY("http.head_bytes_max", http.head_bytes_max, 1024, FC_HTTP_HEAD_BYTES_MAX),
     UINT_KEY("http.headers_max", http.headers_max, 1, FC_HTTP_HEADERS_MAX),
     UINT_KEY("http.body_sync_bytes_max", http.body_sync_bytes_max, 0, FC_HTTP_BODY_SYNC_BYTES_MAX),
@@ -233,6 +235,11 @@ static int key_set(struct fc_config *c, const struct key *k, const char *text, j
         if (strcmp(text, "shared") != 0 && strcmp(text, "isolated") != 0)
             return fail(err, "%s: expected shared or isolated, got '%s'", k->name, text);
         *(bool *)field = text[0] == 'i';
+        return 0;
+    case KEY_DURABILITY:
+        if (strcmp(text, "full") != 0 && strcmp(text, "nometasync") != 0)
+            return fail(err, "%s: expected full or nometasync, got '%s'", k->name, text);
+        *(bool *)field = text[0] == 'n';
         return 0;
     case KEY_LISTEN:
         if (strlen(text) >= sizeof(c->listen) ||

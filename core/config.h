@@ -47,6 +47,7 @@ struct fc_config {
     uint32_t instance_nofile;  /* RLIMIT_NOFILE of an instance */
     uint32_t instance_nproc;   /* RLIMIT_NPROC of an instance (per user: shared by all) */
     bool instance_isolated;    /* "instance_network": "isolated": a netns per instance */
+    bool async_nometasync;     /* "async_durability": "nometasync" (see store/jobs.h) */
     struct {
         uint32_t head_bytes_max;
         uint32_t headers_max;

@@ -29,6 +29,8 @@
     X(SERVICE_NOT_FOUND, 404, "ServiceNotFound", "service '%s' does not exist")                    \
     X(FUNCTION_NOT_FOUND, 404, "FunctionNotFound", "function '%s' does not exist in service '%s'") \
     X(TRIGGER_NOT_FOUND, 404, "TriggerNotFound", "trigger '%s' does not exist in function '%s'")   \
+    X(TASK_NOT_FOUND, 404, "StatefulAsyncInvocationNotFound",                                      \
+      "stateful async invocation '%s' does not exist")                                             \
     X(RESOURCE_EXHAUSTED, 429, "ResourceExhausted", "%s")                                          \
     X(CLIENT_CLOSED_REQUEST, 499, "ClientClosedRequest", "client Closed Request")                  \
     X(INTERNAL, 500, "InternalServerError", "an internal error has occurred. Please retry.")       \

@@ -88,9 +88,11 @@ struct fc_invocation {
 
 /* Append the x-fc-* headers every request to an instance carries
  * (CONTRACT.md §6.3; unset values as empty strings), ending with the
- * control path. Kept short: gunicorn allows 100 header lines in all.
+ * control path; retry_count is x-fc-retry-count (async retries, 0 first).
+ * Kept short: gunicorn allows 100 header lines in all.
  * Returns 0 or -ENOMEM. */
 int fc_invocation_fc_headers(struct fc_buf *b, const struct fc_function *fn,
-                             const char *request_id, const char *control_path);
+                             const char *request_id, const char *control_path,
+                             uint32_t retry_count);
 
 #endif

@@ -8,6 +8,7 @@
  * blocked in every thread, so only the signalfd sees them. */
 #include "core/config.h"
 #include "core/log.h"
+#include "core/async.h"
 #include "core/instance.h"
 #include "core/sched.h"
 #include "io/server.h"
@@ -119,17 +120,26 @@ static int wait_for_stop(int sfd, struct fc_config *cfg) {
 static int run(struct fc_config *cfg, int sfd) {
     if (cfg->catalog.count > 0 && fc_instance_setup(cfg) < 0)
         return 1;
+    /* The store thread is the scheduler's last "io thread" (core/async.h). */
     struct fc_sched *sched;
-    int rc = fc_sched_start(cfg, cfg->io_threads, &sched);
+    int rc = fc_sched_start(cfg, cfg->io_threads + 1, &sched);
     if (rc < 0) {
         FC_LOG_ERROR("cannot start workers: %s", strerror(-rc));
         return 1;
     }
+    struct fc_async *async;
+    rc = fc_async_start(cfg, sched, cfg->io_threads, &async);
+    if (rc < 0) {
+        fc_sched_stop(sched);
+        fc_sched_destroy(sched);
+        return 1;
+    }
     struct fc_server *server;
-    rc = fc_server_start(cfg, sched, &server);
+    rc = fc_server_start(cfg, sched, async, &server);
     if (rc < 0) {
         FC_LOG_ERROR("cannot start on %s: %s", cfg->listen, strerror(-rc));
         fc_sched_stop(sched);
+        fc_async_stop(async);
         fc_sched_destroy(sched);
         return 1;
     }
@@ -145,7 +155,10 @@ static int run(struct fc_config *cfg, int sfd) {
     rc = fc_server_join(server, cfg->drain_grace_ms);
     if (rc == -ETIMEDOUT)
         FC_LOG_WARN("grace period over: remaining connections were closed");
-    fc_sched_stop(sched); /* kills every instance */
+    /* Workers first (instances killed; interrupted async jobs go back to
+     * the queue through the still-running store thread), then the store. */
+    fc_sched_stop(sched);
+    fc_async_stop(async);
     fc_server_destroy(server);
     fc_sched_destroy(sched);
     FC_LOG_INFO("fcd stopped");

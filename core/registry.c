@@ -73,6 +73,8 @@ static struct fc_function *function_new(struct fc_catalog *cat, const char *serv
     f->timeout_s = 3;
     f->initialization_timeout_s = 3;
     f->pre_stop_timeout_s = 3;
+    f->async_retries = 3;
+    f->async_max_age_s = 86400;
     f->concurrency = 1;
     f->max_instances = 16;
     f->ca_port = 9000;
@@ -188,10 +190,30 @@ static int trigger_member(json_t *obj, struct fc_function *f, const char *where,
     return 0;
 }
 
+/* "async": {"max_retries": 0..8, "max_event_age_s": 1..604800, "stateful": bool}
+ * (FC's async invoke config, CONTRACT.md §5.5). */
+static int async_member(json_t *obj, struct fc_function *f, const char *where, char *err) {
+    json_t *a = json_object_get(obj, "async");
+    if (a == NULL)
+        return 0;
+    char at[FC_SERVICE_NAME_MAX + FC_FUNCTION_NAME_MAX + 48];
+    snprintf(at, sizeof(at), "%s.async", where);
+    json_t *stateful = json_object_get(a, "stateful");
+    size_t known = (json_object_get(a, "max_retries") != NULL) +
+                   (json_object_get(a, "max_event_age_s") != NULL) + (stateful != NULL);
+    if (!json_is_object(a) || json_object_size(a) != known ||
+        (stateful != NULL && !json_is_boolean(stateful)))
+        return fail(err, "%s: expected {\"max_retries\", \"max_event_age_s\", \"stateful\"}",
+                    at);
+    f->async_stateful = json_is_true(stateful);
+    int rc = uint_member(a, "max_retries", 0, 8, &f->async_retries, at, err);
+    return rc ? rc : uint_member(a, "max_event_age_s", 1, 604800, &f->async_max_age_s, at, err);
+}
+
 static const char *const function_keys[] = {
     "code_dir", "command", "args", "environment", "memory_mb", "timeout_s",
     "initializer", "initialization_timeout_s", "instance_concurrency", "max_instances",
-    "ca_port", "http_trigger", "pre_stop", "pre_stop_timeout_s", NULL};
+    "ca_port", "http_trigger", "pre_stop", "pre_stop_timeout_s", "async", NULL};
 
 static int function_members(json_t *obj, struct fc_function *f, const char *where, char *err) {
     const char *key;
@@ -221,6 +243,7 @@ static int function_members(json_t *obj, struct fc_function *f, const char *wher
     if (!rc) rc = strings_member(obj, "args", f->argv, FC_FUNCTION_ARGS_MAX, where, err);
     if (!rc) rc = env_member(obj, f, where, err);
     if (!rc) rc = trigger_member(obj, f, where, err);
+    if (!rc) rc = async_member(obj, f, where, err);
     if (!rc && json_object_get(obj, "args") && !json_object_get(obj, "command"))
         return fail(err, "%s.args: needs a command", where);
     return rc;

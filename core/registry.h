@@ -53,6 +53,9 @@ struct fc_function {
     uint32_t concurrency;                 /* instanceConcurrency, default 1 */
     uint32_t max_instances;               /* default 16 */
     uint32_t ca_port;                     /* default 9000; used in isolated mode */
+    uint32_t async_retries;               /* maxAsyncRetryAttempts 0..8, default 3 */
+    uint32_t async_max_age_s;             /* maxAsyncEventAgeInSeconds, default 86400 */
+    bool async_stateful;                  /* statefulInvocation: every async call is a task */
     bool http_trigger;                    /* has an HTTP trigger */
     bool http_anonymous;                  /* its authType is anonymous */
     uint32_t http_methods;                /* FC_METHOD_* bits */

@@ -202,3 +202,11 @@ bool fc_sched_io_may_sleep(struct fc_sched *s, uint32_t io_index) {
 void fc_sched_io_awake(struct fc_sched *s, uint32_t io_index) {
     fc_sleep_clear(&s->io[io_index].sleeping);
 }
+
+void fc_sched_io_wake(struct fc_sched *s, uint32_t io_index) {
+    struct fc_io_peer *peer = &s->io[io_index];
+    uint64_t one = 1;
+    if (fc_sleep_check(&peer->sleeping) && peer->wake_fd >= 0 &&
+        write(peer->wake_fd, &one, sizeof(one)) < 0)
+        FC_LOG_WARN("wake io-%u: %s", io_index, strerror(errno));
+}

@@ -79,4 +79,8 @@ uint32_t fc_sched_poll(struct fc_sched *s, uint32_t io_index, struct fc_invocati
 bool fc_sched_io_may_sleep(struct fc_sched *s, uint32_t io_index);
 void fc_sched_io_awake(struct fc_sched *s, uint32_t io_index);
 
+/* Wake io thread io_index if it sleeps: for other producers of its rings
+ * (the store thread's acks). Call after pushing. Any thread. */
+void fc_sched_io_wake(struct fc_sched *s, uint32_t io_index);
+
 #endif

@@ -108,11 +108,7 @@ static void wake_io_threads(struct fc_worker *w) {
         if (!w->io_pushed[i])
             continue;
         w->io_pushed[i] = false;
-        if (fc_sleep_check(&s->io[i].sleeping) && s->io[i].wake_fd >= 0) {
-            uint64_t one = 1;
-            if (write(s->io[i].wake_fd, &one, sizeof(one)) < 0)
-                FC_LOG_WARN("wake io-%u: %s", i, strerror(errno));
-        }
+        fc_sched_io_wake(s, i);
     }
 }
 
@@ -769,7 +765,7 @@ static int hook_run(struct fc_worker *w, struct fc_instance *inst, const char *m
     int rc = fc_buf_printf(&hook->head, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s", method, path,
                            strcmp(method, "POST") == 0 ? "Content-Length: 0\r\n" : "");
     if (rc == 0)
-        rc = fc_invocation_fc_headers(&hook->head, fn, hook->request_id, path);
+        rc = fc_invocation_fc_headers(&hook->head, fn, hook->request_id, path, 0);
     if (rc == 0)
         rc = fc_buf_append(&hook->head, "\r\n", 2);
     if (rc == 0)

@@ -87,7 +87,7 @@ static void conn_timer_update(struct fc_conn *c, bool progress) {
     const struct fc_config *cfg = c->io->cfg;
     if (c->lingering)
         return; /* armed once when lingering started */
-    if (c->inv != NULL && !c->send_busy) {
+    if ((c->inv != NULL || c->areq != NULL) && !c->send_busy) {
         /* The function's own timeout bounds the wait (worker's wheel). */
         conn_timer_set(c, FC_TIMER_NONE, 0);
     } else if (c->send_busy) {
@@ -104,7 +104,7 @@ static void conn_timer_update(struct fc_conn *c, bool progress) {
 /* ---- lifecycle ---------------------------------------------------------------- */
 
 static void conn_free_if_done(struct fc_conn *c) {
-    if (!c->closed || c->ops > 0 || c->inv != NULL)
+    if (!c->closed || c->ops > 0 || c->inv != NULL || c->areq != NULL)
         return;
     struct fc_io *io = c->io;
     close(c->fd);
@@ -283,7 +283,7 @@ static void conn_fail(struct fc_conn *c, enum fc_error err, const char *reason) 
 
 static void conn_handle_eof(struct fc_conn *c) {
     c->peer_eof = true;
-    if (c->lingering || c->closed || c->inv != NULL) {
+    if (c->lingering || c->closed || c->inv != NULL || c->areq != NULL) {
         conn_close(c); /* with an invocation running: the client cancelled */
         return;
     }
@@ -447,14 +447,17 @@ static void conn_finish_request(struct fc_conn *c, const struct fc_http_req *req
     c->phase = FC_PHASE_HEAD;
     c->parsed_len = 0;
     c->timer_kind = FC_TIMER_NONE;
-    if (status == 0) { /* an invocation runs; it took the request bytes */
-        c->request_taken = false;
+    if (status == 0) { /* an invocation or async store runs for it */
         c->inv_keep_alive = keep_alive;
         c->inv_http10 = req->minor_version == 0;
-        return;
+        if (c->request_taken) { /* the invocation took the request bytes */
+            c->request_taken = false;
+            return;
+        }
+    } else {
+        fc_log_access(req->method, req->method_len, req->target, req->target_len, status,
+                      c->out.len + c->wbuf.len - before, fc_now_us() - c->request_start_us, rid);
     }
-    fc_log_access(req->method, req->method_len, req->target, req->target_len, status,
-                  c->out.len + c->wbuf.len - before, fc_now_us() - c->request_start_us, rid);
     if (!c->request_taken) { /* else an invocation that failed to start took it */
         memmove(c->in.data, c->in.data + consumed, c->in.len - consumed);
         c->in.len -= consumed;
@@ -469,7 +472,7 @@ static void conn_finish_request(struct fc_conn *c, const struct fc_http_req *req
 static void conn_process(struct fc_conn *c) {
     struct fc_http_req req;
     bool have_req = false; /* req describes the head at the front of `in` */
-    while (!c->closed && !c->close_after_send && c->inv == NULL &&
+    while (!c->closed && !c->close_after_send && c->inv == NULL && c->areq == NULL &&
            c->out.len < FC_CONN_OUT_BYTES_MAX) {
         if (c->phase == FC_PHASE_HEAD) {
             if (c->in.len == 0)
@@ -523,7 +526,7 @@ void fc_conn_drain_all(struct fc_io *io) {
         if (c->fd < 0 || c->closed)
             continue;
         if (c->phase == FC_PHASE_HEAD && c->in.len == 0 && !c->send_busy && c->out.len == 0 &&
-            c->inv == NULL)
+            c->inv == NULL && c->areq == NULL)
             conn_close(c);
     }
 }
@@ -574,4 +577,27 @@ void fc_conn_on_invocation(struct fc_conn *c, struct fc_invocation *inv) {
     if (!keep_alive)
         c->close_after_send = true;
     conn_process(c); /* pipelined requests that waited, then flush */
+}
+
+void fc_conn_on_async(struct fc_conn *c, struct fc_async_req *req) {
+    struct fc_io *io = c->io;
+    FC_ASSERT(c->areq == req);
+    c->areq = NULL;
+    if (!c->closed) {
+        bool keep_alive = c->inv_keep_alive && !io->draining;
+        size_t before = c->out.len + c->wbuf.len;
+        int status = fc_dispatch_async_complete(c, req, keep_alive);
+        fc_log_access(c->async_method, (uint32_t)strlen(c->async_method), c->async_target,
+                      (uint32_t)strlen(c->async_target), status, c->out.len + c->wbuf.len - before,
+                      fc_now_us() - c->request_start_us, req->id);
+        if (!keep_alive)
+            c->close_after_send = true;
+    }
+    fc_buf_free(&req->payload);
+    req->next_free = io->free_areqs;
+    io->free_areqs = req;
+    if (c->closed)
+        conn_free_if_done(c);
+    else
+        conn_process(c);
 }

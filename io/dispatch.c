@@ -12,6 +12,7 @@
 
 #include "core/log.h"
 #include "io/router.h"
+#include "io/tasks.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -81,7 +82,7 @@ static int build_event_head(struct fc_buf *b, const struct fc_http_req *req,
                            ct ? (int)ct->value_len : 24,
                            ct ? ct->value : "application/octet-stream",
                            (unsigned long long)body_len);
-    return rc < 0 ? rc : fc_invocation_fc_headers(b, fn, rid, "/invoke");
+    return rc < 0 ? rc : fc_invocation_fc_headers(b, fn, rid, "/invoke", 0);
 }
 
 /* The client's own request for an HTTP trigger: method, full path and
@@ -120,7 +121,7 @@ static int build_http_head(struct fc_buf *b, const struct fc_conn *c,
         rc = fc_buf_printf(b, "x-fc-base-path: %.*s\r\n",
                            (int)(route->function.ptr + route->function.len - req->target),
                            req->target);
-    return rc < 0 ? rc : fc_invocation_fc_headers(b, fn, rid, "/http-invoke");
+    return rc < 0 ? rc : fc_invocation_fc_headers(b, fn, rid, "/http-invoke", 0);
 }
 
 /* ---- starting an invocation ---------------------------------------------------- */
@@ -189,6 +190,100 @@ static bool wants_log_tail(const struct fc_http_req *req) {
     return h != NULL && h->value_len == 4 && strncasecmp(h->value, "tail", 4) == 0;
 }
 
+/* x-fc-async-delay: 0..FC_ASYNC_DELAY_S_MAX seconds. Returns it, or -1. */
+static long async_delay(const struct fc_http_req *req) {
+    const struct fc_http_header *h = fc_http_header_find(req, "x-fc-async-delay", 16);
+    if (h == NULL)
+        return 0;
+    long v = 0;
+    for (uint32_t i = 0; i < h->value_len; i++) {
+        if (h->value[i] < '0' || h->value[i] > '9' || v > FC_ASYNC_DELAY_S_MAX)
+            return -1;
+        v = v * 10 + (h->value[i] - '0');
+    }
+    return h->value_len == 0 || v > FC_ASYNC_DELAY_S_MAX ? -1 : v;
+}
+
+/* The task id: the caller's X-Fc-Stateful-Async-Invocation-Id (FC's rule: a
+ * letter or '_' first, then [A-Za-z0-9_-], at most 128) or the request id.
+ * Returns 0, or -EINVAL for a bad caller id. */
+static int task_id(const struct fc_http_req *req, const char *rid, struct fc_async_req *ar,
+                   bool *given) {
+    const struct fc_http_header *h =
+        fc_http_header_find(req, "x-fc-stateful-async-invocation-id", 33);
+    *given = h != NULL;
+    if (h == NULL) {
+        snprintf(ar->id, sizeof(ar->id), "%s", rid);
+        return 0;
+    }
+    char first = h->value_len ? h->value[0] : '0';
+    if (h->value_len > FC_RECORD_ID_BYTES_MAX || !((first >= 'a' && first <= 'z') ||
+                                                    (first >= 'A' && first <= 'Z') || first == '_') ||
+        !fc_record_id_valid(h->value, h->value_len))
+        return -EINVAL;
+    snprintf(ar->id, sizeof(ar->id), "%.*s", (int)h->value_len, h->value);
+    return 0;
+}
+
+/* An async invocation: validate, copy what the job needs, and hand it to
+ * the store thread; the 202 goes out only after its durable commit
+ * (fc_dispatch_async_complete). Returns 0 (pending) or the error status. */
+static int dispatch_async(struct fc_conn *c, const struct fc_http_req *req,
+                          const struct fc_route *route, const struct fc_function *fn,
+                          uint64_t body_len, bool keep_alive, const char *rid) {
+    struct fc_io *io = c->io;
+    bool http10 = req->minor_version == 0, head = req->method_id == FC_HTTP_HEAD;
+    long delay = async_delay(req);
+    if (delay < 0)
+        return fc_response_error(&c->out, keep_alive, http10, head, rid, FC_ERR_INVALID_ARGUMENT,
+                                 "x-fc-async-delay must be an integer in 0..3600");
+    if (io->async == NULL || io->free_areqs == NULL)
+        return fc_response_error(&c->out, keep_alive, http10, head, rid,
+                                 FC_ERR_RESOURCE_THROTTLED,
+                                 io->async ? "too many async requests in flight"
+                                           : "the async store is not available");
+    struct fc_async_req *ar = io->free_areqs;
+    bool given;
+    if (task_id(req, rid, ar, &given) < 0)
+        return fc_response_error(&c->out, keep_alive, http10, head, rid, FC_ERR_INVALID_ARGUMENT,
+                                 "x-fc-stateful-async-invocation-id must start with a letter or "
+                                 "'_' and hold only letters, digits, '_' and '-' (at most 128)");
+    const struct fc_http_header *en =
+        fc_http_header_find(req, "x-fc-stateful-async-invocation-enable", 37);
+    ar->kind = FC_ASYNC_SUBMIT;
+    ar->io_index = (uint16_t)io->index;
+    ar->conn = c;
+    ar->fn = fn;
+    ar->stateful = fn->async_stateful || given ||
+                   (en != NULL && en->value_len == 4 && strncasecmp(en->value, "true", 4) == 0);
+    ar->http = route->kind == FC_ROUTE_HTTP_TRIGGER;
+    ar->delay_s = (uint32_t)delay;
+    ar->payload.len = 0;
+    const struct fc_http_header *ct = fc_http_header_find(req, "content-type", 12);
+    int rc = 0;
+    if (ar->http) {
+        snprintf(ar->content_type, sizeof(ar->content_type), "%s", FC_ASYNC_HTTP_REQUEST);
+        rc = build_http_head(&ar->payload, c, req, route, fn, body_len, ar->id);
+        if (rc == 0)
+            rc = fc_buf_append(&ar->payload, "\r\n", 2);
+    } else {
+        snprintf(ar->content_type, sizeof(ar->content_type), "%.*s",
+                 ct ? (int)ct->value_len : 24, ct ? ct->value : "application/octet-stream");
+    }
+    if (rc == 0)
+        rc = fc_buf_append(&ar->payload, c->in.data + c->head_len, body_len);
+    if (rc == 0)
+        rc = fc_async_submit(io->async, ar);
+    if (rc < 0)
+        return fc_response_error(&c->out, keep_alive, http10, head, rid,
+                                 FC_ERR_RESOURCE_THROTTLED, "the async store is busy");
+    io->free_areqs = ar->next_free;
+    c->areq = ar;
+    snprintf(c->async_method, sizeof(c->async_method), "%.*s", (int)req->method_len, req->method);
+    snprintf(c->async_target, sizeof(c->async_target), "%.*s", (int)req->target_len, req->target);
+    return 0;
+}
+
 static int dispatch_invoke(struct fc_conn *c, const struct fc_http_req *req,
                            const struct fc_route *route, uint64_t body_len, size_t consumed,
                            bool keep_alive, const char *rid) {
@@ -199,8 +294,7 @@ static int dispatch_invoke(struct fc_conn *c, const struct fc_http_req *req,
     if (fn == NULL)
         return status;
     if (invocation_is_async(req))
-        return fc_response_error(&c->out, keep_alive, http10, head, rid, FC_ERR_NOT_IMPLEMENTED,
-                                 "asynchronous invocation is not implemented in fcd yet");
+        return dispatch_async(c, req, route, fn, body_len, keep_alive, rid);
     if (io->free_invs_count == 0)
         return fc_response_error(&c->out, keep_alive, http10, head, rid,
                                  FC_ERR_RESOURCE_THROTTLED, "too many invocations in flight");
@@ -258,11 +352,15 @@ int fc_dispatch(struct fc_conn *c, const struct fc_http_req *req, const char *bo
         return fc_response_error(&c->out, keep_alive, http10, head, rid,
                                  FC_ERR_RESOURCE_THROTTLED, "the scheduler is busy");
     }
-    case FC_ROUTE_API:
+    case FC_ROUTE_API: {
+        int status = fc_tasks_dispatch(c, req, &route, keep_alive, rid);
+        if (status >= 0)
+            return status;
         snprintf(a, sizeof(a), "the management API (%.*s %.*s) is not implemented yet",
                  (int)req->method_len, req->method, (int)route.path.len, route.path.ptr);
         return fc_response_error(&c->out, keep_alive, http10, head, rid, FC_ERR_NOT_IMPLEMENTED,
                                  a);
+    }
     case FC_ROUTE_NONE:
         break;
     }
@@ -432,4 +530,32 @@ void fc_dispatch_recycle(struct fc_io *io, struct fc_invocation *inv) {
     if (inv->req.cap > 64 * 1024)
         fc_buf_free(&inv->req);
     io->free_invs[io->free_invs_count++] = inv;
+}
+
+int fc_dispatch_async_complete(struct fc_conn *c, struct fc_async_req *req, bool keep_alive) {
+    bool http10 = c->inv_http10;
+    if (req->kind == FC_ASYNC_STOP) {
+        if (req->result == -ENOENT)
+            return fc_response_error(&c->out, keep_alive, http10, false, req->id,
+                                     FC_ERR_TASK_NOT_FOUND, req->id);
+        if (req->result == -ESTALE)
+            return fc_response_error(&c->out, keep_alive, http10, false, req->id,
+                                     FC_ERR_INVALID_ARGUMENT,
+                                     "the invocation has already finished and cannot be stopped");
+    } else if (req->result == -ENOSPC) {
+        return fc_response_error(&c->out, keep_alive, http10, false, req->id,
+                                 FC_ERR_RESOURCE_THROTTLED, "the async store is full");
+    }
+    if (req->result < 0 && req->result != -EEXIST)
+        return fc_response_error(&c->out, keep_alive, http10, false, req->id, FC_ERR_INTERNAL);
+    /* Stored durably (or already stored under this id: idempotent). */
+    char extra[FC_RECORD_ID_BYTES_MAX + 64] = "";
+    if (req->stateful)
+        snprintf(extra, sizeof(extra), "x-fc-stateful-async-invocation-id: %s\r\n", req->id);
+    struct fc_response r = {.status = req->kind == FC_ASYNC_STOP ? 200 : 202,
+                            .request_id = req->id,
+                            .keep_alive = keep_alive,
+                            .http10 = http10,
+                            .extra = extra};
+    return fc_response_full(&c->out, &r, NULL, false) < 0 ? 500 : r.status;
 }

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/async.h"
 #include "core/config.h"
 #include "core/invocation.h"
 #include "core/reqid.h"
@@ -82,6 +83,9 @@ struct fc_conn {
 
     /* While an invocation runs for this connection's current request: */
     struct fc_invocation *inv; /* owned by a worker until it comes back */
+    struct fc_async_req *areq; /* owned by the store thread until it comes back */
+    char async_method[12];     /* of the request behind areq, for the access line */
+    char async_target[160];
     bool inv_keep_alive;
     bool request_taken; /* fc_conn_take_request moved the current request */
     bool inv_http10;
@@ -128,6 +132,9 @@ struct fc_io {
     struct fc_auth_scratch *auth; /* signature work space (core/auth.h) */
     struct fc_invocation **free_invs; /* stack of this thread's idle invocations */
     uint32_t free_invs_count;
+    struct fc_async *async;            /* NULL: async invocation unavailable */
+    struct fc_async_req *areqs;        /* pool of FC_ASYNC_REQS_MAX */
+    struct fc_async_req *free_areqs;
 };
 
 /* conn.c */
@@ -141,6 +148,8 @@ void fc_conn_close_all(struct fc_io *io);
 
 /* A worker finished c's invocation (c may be closed already). */
 void fc_conn_on_invocation(struct fc_conn *c, struct fc_invocation *inv);
+/* The store thread finished c's async request (c may be closed already). */
+void fc_conn_on_async(struct fc_conn *c, struct fc_async_req *req);
 /* Move the request (head + body, `consumed` bytes at the front of c->in)
  * into *to, leaving only the bytes after it (pipelined) in c->in. */
 int fc_conn_take_request(struct fc_conn *c, size_t consumed, struct fc_buf *to);
@@ -156,6 +165,9 @@ int fc_dispatch(struct fc_conn *c, const struct fc_http_req *req, const char *bo
 int fc_dispatch_complete(struct fc_conn *c, struct fc_invocation *inv, bool keep_alive);
 /* Give a finished invocation back to its io thread's free stack. */
 void fc_dispatch_recycle(struct fc_io *io, struct fc_invocation *inv);
+/* Append the response for a finished async request; returns the status.
+ * The caller recycles req. */
+int fc_dispatch_async_complete(struct fc_conn *c, struct fc_async_req *req, bool keep_alive);
 
 /* Monotonic microseconds. */
 uint64_t fc_now_us(void);

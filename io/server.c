@@ -119,8 +119,13 @@ static int io_init(struct fc_io *io) {
     io->headers = calloc(cfg->http.headers_max, sizeof(*io->headers));
     io->conns = calloc(cfg->http.connections_max, sizeof(*io->conns));
     io->auth = malloc(sizeof(*io->auth));
-    if (io->headers == NULL || io->conns == NULL || io->auth == NULL)
+    io->areqs = calloc(FC_ASYNC_REQS_MAX, sizeof(*io->areqs));
+    if (io->headers == NULL || io->conns == NULL || io->auth == NULL || io->areqs == NULL)
         return -ENOMEM;
+    for (uint32_t i = FC_ASYNC_REQS_MAX; i-- > 0;) {
+        io->areqs[i].next_free = io->free_areqs;
+        io->free_areqs = &io->areqs[i];
+    }
     for (uint32_t i = cfg->http.connections_max; i-- > 0;) {
         io->conns[i].fd = -1;
         io->conns[i].next_free = io->free_conns;
@@ -158,6 +163,9 @@ static void io_destroy(struct fc_io *io) {
     free(io->conns);
     free(io->free_invs);
     free(io->auth);
+    for (uint32_t i = 0; io->areqs && i < FC_ASYNC_REQS_MAX; i++)
+        fc_buf_free(&io->areqs[i].payload);
+    free(io->areqs);
 }
 
 static void log_features(const struct fc_io *io) {
@@ -241,13 +249,18 @@ static void handle_cqe(struct fc_io *io, const struct io_uring_cqe *cqe) {
 
 /* ---- the loop ----------------------------------------------------------------- */
 
-/* Answer the invocations workers finished for this thread. */
+/* Answer the invocations workers finished for this thread, and the async
+ * requests the store thread committed. */
 static void take_completions(struct fc_io *io) {
     struct fc_invocation *done[64];
     uint32_t n;
     while ((n = fc_sched_poll(io->sched, io->index, done, 64)) > 0)
         for (uint32_t i = 0; i < n; i++)
             fc_conn_on_invocation(done[i]->conn, done[i]);
+    struct fc_async_req *acks[64];
+    while (io->async != NULL && (n = fc_async_poll(io->async, io->index, acks, 64)) > 0)
+        for (uint32_t i = 0; i < n; i++)
+            fc_conn_on_async(acks[i]->conn, acks[i]);
 }
 
 static void io_loop(struct fc_io *io) {
@@ -263,8 +276,9 @@ static void io_loop(struct fc_io *io) {
         if ((io->draining && io->conns_open == 0) || io->stopping)
             break;
         /* With completions already waiting, just poll. */
-        uint64_t until = fc_sched_io_may_sleep(io->sched, io->index) ? fc_wheel_next_ms(&io->wheel)
-                                                                   : io->now_ms;
+        bool may_sleep = fc_sched_io_may_sleep(io->sched, io->index) &&
+                         (io->async == NULL || !fc_async_pending(io->async, io->index));
+        uint64_t until = may_sleep ? fc_wheel_next_ms(&io->wheel) : io->now_ms;
         int rc = fc_uring_wait(&io->ring, io->now_ms, until);
         fc_sched_io_awake(io->sched, io->index);
         if (rc < 0) {
@@ -307,7 +321,8 @@ static void *io_main(void *arg) {
 
 /* ---- public ------------------------------------------------------------------- */
 
-int fc_server_start(const struct fc_config *cfg, struct fc_sched *sched, struct fc_server **out) {
+int fc_server_start(const struct fc_config *cfg, struct fc_sched *sched, struct fc_async *async,
+                    struct fc_server **out) {
     struct fc_server *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return -ENOMEM;
@@ -324,7 +339,7 @@ int fc_server_start(const struct fc_config *cfg, struct fc_sched *sched, struct 
         /* The eventfd exists before the thread, so a drain can never miss it. */
         int wake_fd = eventfd(0, EFD_CLOEXEC);
         s->threads[i] = (struct fc_io){.server = s, .cfg = cfg, .index = i, .listen_fd = -1,
-                                       .wake_fd = wake_fd, .sched = sched};
+                                       .wake_fd = wake_fd, .sched = sched, .async = async};
         if (wake_fd < 0)
             rc = -errno;
     }

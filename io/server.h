@@ -15,17 +15,20 @@
 
 #include <stdint.h>
 
+#include "core/async.h"
 #include "core/config.h"
 #include "core/sched.h"
 
 struct fc_server;
 
 /* Bind the listening sockets and start cfg->io_threads io threads, which
- * hand invocations to `sched` (started for cfg->io_threads io threads). cfg
- * and sched are borrowed until fc_server_destroy. Returns 0 with *out set, or -errno
+ * hand invocations to `sched` (started for cfg->io_threads io threads plus
+ * the store thread) and async requests to `async`. cfg, sched and async are
+ * borrowed until fc_server_destroy. Returns 0 with *out set, or -errno
  * (-EADDRINUSE, -EACCES, io_uring setup errors); nothing is left running
  * then. The bound address (port 0 resolved) is logged as "listening on". */
-int fc_server_start(const struct fc_config *cfg, struct fc_sched *sched, struct fc_server **out);
+int fc_server_start(const struct fc_config *cfg, struct fc_sched *sched, struct fc_async *async,
+                    struct fc_server **out);
 
 /* Stop accepting, close idle connections, and let each in-flight request
  * finish (its response says Connection: close). Returns at once; any thread. */
