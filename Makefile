@@ -30,13 +30,13 @@ CFLAGS += $(CFLAGS_BASE) $(CFLAGS_SAN)
 LDFLAGS += $(CFLAGS_SAN)
 
 # Library modules (everything but the programs' mains), shared by fcd and the tests.
-CORE_SRC = core/buf.c core/log.c core/config.c core/reqid.c core/errors.c core/wheel.c core/ring.c core/registry.c core/uring.c core/auth.c core/async.c core/invocation.c core/instance.c core/sched.c core/worker.c
+CORE_SRC = core/buf.c core/log.c core/config.c core/reqid.c core/errors.c core/wheel.c core/ring.c core/registry.c core/uring.c core/auth.c core/async.c core/cron.c core/invocation.c core/instance.c core/sched.c core/worker.c
 STORE_SRC = store/crc32c.c store/record.c store/jobs.c
 IO_SRC   = io/http.c io/response.c io/router.c io/server.c io/conn.c io/dispatch.c io/tasks.c
 LIB_SRC  = $(CORE_SRC) $(STORE_SRC) $(IO_SRC)
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 
-UNIT_TESTS = auth buf config errors fcrt http record registry reqid ring router store wheel
+UNIT_TESTS = auth buf config cron errors fcrt http record registry reqid ring router store wheel
 UNIT_SRC = $(UNIT_TESTS:%=tests/unit/test_%.c) tests/unit/runner.c
 UNIT_OBJ = $(UNIT_SRC:%.c=$(BUILD)/%.o)
 

@@ -2,6 +2,7 @@
 #include "core/async.h"
 
 #include "core/assert.h"
+#include "core/errors.h"
 #include "core/log.h"
 #include "core/ring.h"
 #include "core/uring.h"
@@ -43,10 +44,21 @@ struct loaded {
 /* An op of the next group commit and what to do once it is durable. */
 struct pending {
     struct fc_async_req *req;   /* SUBMIT/STOP: hand back to its io thread */
+    bool timer_job;             /* a timer trigger's new job (no request behind it) */
     struct loaded *loaded;      /* the op writes this loaded job's record */
     bool done;                  /* ...which has finished a run: reschedule or recycle */
     struct fc_invocation *inv;  /* recycle after the commit (the op points into it) */
     struct fc_job job;          /* SUBMIT/STOP: the record */
+};
+
+/* A timer trigger's schedule. The job it appends borrows id and event. */
+struct timer {
+    struct fc_wheel_entry entry;
+    const struct fc_function *fn;
+    const struct fc_timer *t;
+    int64_t next_s; /* wall clock */
+    char id[FC_REQID_LEN + 1];
+    struct fc_buf event;
 };
 
 struct fc_async {
@@ -69,6 +81,9 @@ struct fc_async {
     struct loaded *slots, *free_loaded;
     uint32_t loaded_count;
     struct fc_jobs_due_cursor cursor; /* everything due up to here is loaded */
+    struct timer *timers;
+    uint32_t timers_count;
+    struct fc_reqid_gen ids;
     struct fc_jobs_op ops[OPS_MAX];
     struct pending pend[OPS_MAX];
     uint32_t ops_count;
@@ -132,7 +147,7 @@ static void commit(struct fc_async *a) {
         if (result < 0 && p->loaded != NULL)
             FC_LOG_WARN("async job %.*s: update failed: %s", (int)p->loaded->job.request_id.len,
                         p->loaded->job.request_id.ptr, strerror(-result));
-        if (p->req != NULL && p->req->kind == FC_ASYNC_SUBMIT && result == 0)
+        if (((p->req != NULL && p->req->kind == FC_ASYNC_SUBMIT) || p->timer_job) && result == 0)
             stored_enqueued(a, &p->job);
         if (p->req != NULL)
             reply(a, p->req, result);
@@ -515,6 +530,82 @@ static void drain_completions(struct fc_async *a) {
             on_completion(a, done[i]);
 }
 
+/* ---- timer triggers ---------------------------------------------------------------- */
+
+static void timer_arm(struct fc_async *a, struct timer *tm, int64_t after_s) {
+    tm->next_s = fc_cron_next(&tm->t->schedule, after_s);
+    if (tm->next_s == 0)
+        return; /* never fires again (e.g. 31 February) */
+    int64_t in_ms = (tm->next_s * 1000 - (int64_t)wall_ms());
+    fc_wheel_link(&a->wheel, &tm->entry, a->now_ms + (uint64_t)(in_ms > 0 ? in_ms : 0));
+}
+
+/* A firing: append an async job with FC's timer event (fc-runtime-go-sdk
+ * events/timer.go: triggerTime, triggerName, payload), then arm the next. */
+static void timer_fire_cb(struct fc_wheel_entry *e) {
+    struct timer *tm = (struct timer *)((char *)e - offsetof(struct timer, entry));
+    struct fc_async *a = self;
+    if (tm->event.len > 0)
+        commit(a); /* the previous firing's job still borrows id and event */
+    char when[32], name[2 * FC_FUNCTION_NAME_MAX + 8], payload[8192];
+    time_t t = (time_t)tm->next_s;
+    struct tm utc;
+    gmtime_r(&t, &utc);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &utc);
+    fc_json_escape(name, sizeof(name), tm->t->name, strlen(tm->t->name));
+    if (fc_json_escape(payload, sizeof(payload), tm->t->payload, strlen(tm->t->payload)) < 0)
+        payload[0] = '\0';
+    tm->event.len = 0;
+    fc_reqid_next(&a->ids, tm->id);
+    fc_buf_printf(&tm->event, "{\"triggerTime\":\"%s\",\"triggerName\":\"%s\",\"payload\":\"%s\"}",
+                  when, name, payload);
+    op_room(a);
+    struct pending *p = op_add(a, FC_JOBS_OP_APPEND, 0, NULL);
+    p->timer_job = true;
+    uint64_t now = wall_ms();
+    p->job = (struct fc_job){
+        .request_id = cstr(tm->id),
+        .service = cstr(tm->fn->service),
+        .function = cstr(tm->fn->name),
+        .state = FC_JOB_ENQUEUED,
+        .created_ms = now,
+        .due_ms = now,
+        .retries_max = tm->fn->async_retries,
+        .event_age_max_s = tm->fn->async_max_age_s,
+        .content_type = cstr("application/json"),
+        .payload = {tm->event.data, (uint32_t)tm->event.len},
+    };
+    fc_job_event_push(&p->job, FC_JOB_ENQUEUED, now, NULL, 0);
+    timer_arm(a, tm, tm->next_s);
+}
+
+/* Arm every enabled timer trigger from now: firings missed while fcd was
+ * down are skipped (FC documents no catch-up; a backlog of cron firings
+ * after an outage would be a surprise). */
+static int timers_start(struct fc_async *a) {
+    const struct fc_catalog *cat = &a->cfg->catalog;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < cat->count; i++)
+        n += cat->functions[i]->timers_count;
+    a->timers = calloc(n ? n : 1, sizeof(*a->timers));
+    if (a->timers == NULL)
+        return -ENOMEM;
+    int64_t now_s = (int64_t)(wall_ms() / 1000);
+    for (uint32_t i = 0; i < cat->count; i++) {
+        const struct fc_function *fn = cat->functions[i];
+        for (uint32_t k = 0; k < fn->timers_count; k++) {
+            if (!fn->timers[k].enabled)
+                continue;
+            struct timer *tm = &a->timers[a->timers_count++];
+            tm->fn = fn;
+            tm->t = &fn->timers[k];
+            fc_wheel_entry_init(&tm->entry, timer_fire_cb);
+            timer_arm(a, tm, now_s);
+        }
+    }
+    return 0;
+}
+
 /* ---- the thread ------------------------------------------------------------------- */
 
 static void arm_wake(struct fc_async *a) {
@@ -542,6 +633,10 @@ static void *store_main(void *arg) {
     }
     a->now_ms = mono_ms();
     fc_wheel_init(&a->wheel, a->now_ms);
+    if (fc_reqid_init(&a->ids) < 0 || timers_start(a) < 0) {
+        FC_LOG_ERROR("store thread: cannot start timer triggers");
+        exit(1);
+    }
     arm_wake(a);
     /* Endless until stopped: gather, commit once, run what is due, sleep. */
     while (!atomic_load(&a->stop)) {
@@ -570,6 +665,9 @@ static void *store_main(void *arg) {
             arm_wake(a);
     }
     commit(a);
+    for (uint32_t i = 0; i < a->timers_count; i++)
+        fc_buf_free(&a->timers[i].event);
+    free(a->timers);
     io_uring_queue_exit(&a->ring);
     return NULL;
 }

@@ -40,6 +40,8 @@ static void function_free(struct fc_function *f) {
         free(*p);
     free(f->initializer);
     free(f->pre_stop);
+    for (uint32_t i = 0; i < f->timers_count; i++)
+        free(f->timers[i].payload);
     free(f);
 }
 
@@ -210,10 +212,39 @@ static int async_member(json_t *obj, struct fc_function *f, const char *where, c
     return rc ? rc : uint_member(a, "max_event_age_s", 1, 604800, &f->async_max_age_s, at, err);
 }
 
+/* "timer_triggers": [{"name": "t", "cron": "0 0 4 * * *" | "@every 5m",
+ * "payload": "...", "enable": true}] */
+static int timers_member(json_t *obj, struct fc_function *f, const char *where, char *err) {
+    json_t *arr = json_object_get(obj, "timer_triggers"), *t;
+    size_t i;
+    if (arr != NULL && (!json_is_array(arr) || json_array_size(arr) > FC_TIMERS_MAX))
+        return fail(err, "%s.timer_triggers: expected an array of at most %u", where,
+                    FC_TIMERS_MAX);
+    json_array_foreach(arr, i, t) {
+        const char *name = json_string_value(json_object_get(t, "name"));
+        const char *cron = json_string_value(json_object_get(t, "cron"));
+        json_t *payload = json_object_get(t, "payload"), *enable = json_object_get(t, "enable");
+        size_t known = 2 + (payload != NULL) + (enable != NULL);
+        struct fc_timer *tm = &f->timers[f->timers_count];
+        const char *why = NULL;
+        if (!json_is_object(t) || json_object_size(t) != known || name == NULL ||
+            !fc_name_valid(name, strlen(name), FC_FUNCTION_NAME_MAX) || cron == NULL ||
+            (payload && !json_is_string(payload)) || (enable && !json_is_boolean(enable)) ||
+            fc_cron_parse(cron, &tm->schedule, &why) < 0)
+            return fail(err, "%s.timer_triggers[%zu]: expected {\"name\", \"cron\", \"payload\", "
+                             "\"enable\"}%s%s", where, i, why ? ": bad cron " : "", why ? why : "");
+        snprintf(tm->name, sizeof(tm->name), "%s", name);
+        tm->payload = strdup(payload ? json_string_value(payload) : "");
+        tm->enabled = enable == NULL || json_is_true(enable);
+        f->timers_count++;
+    }
+    return 0;
+}
+
 static const char *const function_keys[] = {
     "code_dir", "command", "args", "environment", "memory_mb", "timeout_s",
     "initializer", "initialization_timeout_s", "instance_concurrency", "max_instances",
-    "ca_port", "http_trigger", "pre_stop", "pre_stop_timeout_s", "async", NULL};
+    "ca_port", "http_trigger", "pre_stop", "pre_stop_timeout_s", "async", "timer_triggers", NULL};
 
 static int function_members(json_t *obj, struct fc_function *f, const char *where, char *err) {
     const char *key;
@@ -244,6 +275,7 @@ static int function_members(json_t *obj, struct fc_function *f, const char *wher
     if (!rc) rc = env_member(obj, f, where, err);
     if (!rc) rc = trigger_member(obj, f, where, err);
     if (!rc) rc = async_member(obj, f, where, err);
+    if (!rc) rc = timers_member(obj, f, where, err);
     if (!rc && json_object_get(obj, "args") && !json_object_get(obj, "command"))
         return fail(err, "%s.args: needs a command", where);
     return rc;

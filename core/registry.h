@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/cron.h"
+
 #define FC_SERVICE_NAME_MAX 128  /* FC: 1–128 chars */
 #define FC_FUNCTION_NAME_MAX 64  /* FC: 1–64 chars */
 #define FC_FUNCTIONS_MAX 4096    /* per fcd */
@@ -24,6 +26,7 @@
 #define FC_CONCURRENCY_MAX 200   /* instanceConcurrency upper bound */
 #define FC_INSTANCES_MAX 1024    /* per function */
 #define FC_ERR_BYTES 512
+#define FC_TIMERS_MAX 8          /* timer triggers per function */
 
 /* HTTP trigger methods, one bit each. */
 enum {
@@ -35,6 +38,15 @@ enum {
     FC_METHOD_PATCH = 1 << 5,
     FC_METHOD_OPTIONS = 1 << 6,
     FC_METHOD_ALL = (1 << 7) - 1,
+};
+
+/* A timer trigger (CONTRACT.md §5.4): fires an async invocation whose event
+ * is {"triggerTime", "triggerName", "payload"}. */
+struct fc_timer {
+    char name[FC_FUNCTION_NAME_MAX + 1];
+    struct fc_cron schedule;
+    char *payload; /* "" when none */
+    bool enabled;
 };
 
 struct fc_function {
@@ -56,6 +68,8 @@ struct fc_function {
     uint32_t async_retries;               /* maxAsyncRetryAttempts 0..8, default 3 */
     uint32_t async_max_age_s;             /* maxAsyncEventAgeInSeconds, default 86400 */
     bool async_stateful;                  /* statefulInvocation: every async call is a task */
+    struct fc_timer timers[FC_TIMERS_MAX];
+    uint32_t timers_count;
     bool http_trigger;                    /* has an HTTP trigger */
     bool http_anonymous;                  /* its authType is anonymous */
     uint32_t http_methods;                /* FC_METHOD_* bits */

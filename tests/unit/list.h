@@ -18,6 +18,9 @@
     X(registry_flag)                                                                               \
     X(registry_errors_name_the_key)                                                                \
     X(registry_names)                                                                              \
+    /* core/cron */                                                                                \
+    X(cron_next_firings)                                                                           \
+    X(cron_parse_errors)                                                                           \
     /* core/reqid */                                                                               \
     X(reqid_format)                                                                                \
     X(reqid_unique_across_threads)                                                                 \
