@@ -10,6 +10,7 @@
 #include "core/worker.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,9 @@ struct loaded {
     bool stop;                 /* a stop arrived while running */
     bool in_batch;             /* an op of the current batch writes `job` */
     bool used;                 /* not on the free list */
+    char dest_id[FC_REQID_LEN + 1]; /* the destination job this run's end appends */
+    char dest_type[64];
+    struct fc_buf dest_event;
     char error[FC_RECORD_ERROR_BYTES_MAX + 1];
     char detail[FC_RECORD_EVENT_DETAIL_BYTES_MAX + 1];
     struct loaded *next_free;
@@ -44,7 +48,7 @@ struct loaded {
 /* An op of the next group commit and what to do once it is durable. */
 struct pending {
     struct fc_async_req *req;   /* SUBMIT/STOP: hand back to its io thread */
-    bool timer_job;             /* a timer trigger's new job (no request behind it) */
+    bool new_job;               /* a timer's or destination's new job (no request behind it) */
     struct loaded *loaded;      /* the op writes this loaded job's record */
     bool done;                  /* ...which has finished a run: reschedule or recycle */
     struct fc_invocation *inv;  /* recycle after the commit (the op points into it) */
@@ -147,7 +151,12 @@ static void commit(struct fc_async *a) {
         if (result < 0 && p->loaded != NULL)
             FC_LOG_WARN("async job %.*s: update failed: %s", (int)p->loaded->job.request_id.len,
                         p->loaded->job.request_id.ptr, strerror(-result));
-        if (((p->req != NULL && p->req->kind == FC_ASYNC_SUBMIT) || p->timer_job) && result == 0)
+        if (result < 0 && p->new_job) /* e.g. a destination payload over the async limit */
+            FC_LOG_WARN("async job %.*s for %.*s/%.*s not stored: %s",
+                        (int)p->job.request_id.len, p->job.request_id.ptr,
+                        (int)p->job.service.len, p->job.service.ptr, (int)p->job.function.len,
+                        p->job.function.ptr, strerror(-result));
+        if (((p->req != NULL && p->req->kind == FC_ASYNC_SUBMIT) || p->new_job) && result == 0)
             stored_enqueued(a, &p->job);
         if (p->req != NULL)
             reply(a, p->req, result);
@@ -432,10 +441,85 @@ static void due_fire_cb(struct fc_wheel_entry *e) {
 
 /* ---- finished runs ---------------------------------------------------------------- */
 
+/* How many destination hops led to a job (0 for a client's job), carried
+ * in its content type. */
+static unsigned destination_depth(const struct fc_job *j) {
+    static const char key[] = "fcd-destination-depth=";
+    const char *p = memmem(j->content_type.ptr, j->content_type.len, key, sizeof(key) - 1);
+    return p ? (unsigned)strtoul(p + sizeof(key) - 1, NULL, 10) : 0;
+}
+
+static json_t *slice_json(struct fc_slice s) {
+    return json_stringn(s.ptr ? s.ptr : "", s.len);
+}
+
+/* A finished job whose function names a destination for this outcome: the
+ * destination function gets an async job with FC's callback payload
+ * (CONTRACT.md §7), appended in the same commit as the final state. */
+static void destination(struct fc_async *a, struct loaded *l, const char *error) {
+    struct fc_job *j = &l->job;
+    const struct fc_function *fn = fc_catalog_find(&a->cfg->catalog, j->service.ptr,
+                                                   j->service.len, j->function.ptr,
+                                                   j->function.len);
+    bool ok = j->state == FC_JOB_SUCCEEDED;
+    const char *target = fn == NULL ? "" : ok ? fn->on_success : fn->on_failure;
+    if (target[0] == '\0' || j->state == FC_JOB_STOPPED)
+        return;
+    const char *slash = strchr(target, '/');
+    const struct fc_function *dest = fc_catalog_find(&a->cfg->catalog, target,
+                                                     (size_t)(slash - target), slash + 1,
+                                                     strlen(slash + 1));
+    unsigned depth = destination_depth(j);
+    if (dest == NULL || depth >= FC_ASYNC_DESTINATION_DEPTH_MAX) {
+        j->destination_status = cstr(dest ? "Skipped: destination chain too deep"
+                                          : "Failed: no such destination function");
+        return;
+    }
+    json_t *doc = json_pack("{s:I, s:{s:o, s:s+++, s:s, s:I}, s:o, s:{s:i, s:s}, s:o}",
+        "timestamp", (json_int_t)wall_ms(),
+        "requestContext", "requestId", slice_json(j->request_id),
+        "functionArn", "acs:fc:local:local:services/", fn->service, "/functions/", fn->name,
+        "condition", ok ? "" : error ? error : "Failed",
+        "approximateInvokeCount", (json_int_t)j->attempts,
+        "requestPayload", slice_json(j->payload),
+        "responseContext", "statusCode", 200, "functionError", ok ? "" : "UnhandledInvocationError",
+        "responsePayload", slice_json(j->result));
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    if (text == NULL)
+        return;
+    l->dest_event.len = 0;
+    fc_buf_append(&l->dest_event, text, strlen(text));
+    free(text);
+    fc_reqid_next(&a->ids, l->dest_id);
+    snprintf(l->dest_type, sizeof(l->dest_type), "application/json; fcd-destination-depth=%u",
+             depth + 1);
+    op_room(a);
+    struct pending *p = op_add(a, FC_JOBS_OP_APPEND, 0, NULL);
+    p->new_job = true;
+    uint64_t now = wall_ms();
+    p->job = (struct fc_job){
+        .request_id = cstr(l->dest_id),
+        .service = cstr(dest->service),
+        .function = cstr(dest->name),
+        .state = FC_JOB_ENQUEUED,
+        .created_ms = now,
+        .due_ms = now,
+        .retries_max = dest->async_retries,
+        .event_age_max_s = dest->async_max_age_s,
+        .content_type = cstr(l->dest_type),
+        .payload = {l->dest_event.data, (uint32_t)l->dest_event.len},
+    };
+    fc_job_event_push(&p->job, FC_JOB_ENQUEUED, now, NULL, 0);
+    j->destination_status = cstr("Succeeded");
+}
+
 /* Record a final state (or a retry) of loaded job l in the next commit; l
  * is recycled or rescheduled once that commit is durable. */
 static struct pending *record(struct fc_async *a, struct loaded *l, const char *error) {
     struct fc_job *j = &l->job;
+    if (fc_job_state_is_final(j->state))
+        destination(a, l, error);
     if (error != NULL) {
         snprintf(l->error, sizeof(l->error), "%s", error);
         j->error = cstr(l->error);
@@ -561,7 +645,7 @@ static void timer_fire_cb(struct fc_wheel_entry *e) {
                   when, name, payload);
     op_room(a);
     struct pending *p = op_add(a, FC_JOBS_OP_APPEND, 0, NULL);
-    p->timer_job = true;
+    p->new_job = true;
     uint64_t now = wall_ms();
     p->job = (struct fc_job){
         .request_id = cstr(tm->id),
@@ -750,8 +834,10 @@ void fc_async_stop(struct fc_async *a) {
     pthread_join(a->thread, NULL);
     fc_jobs_close(a->jobs);
     close(a->wake_fd);
-    for (uint32_t i = 0; i < FC_ASYNC_RUNNING_MAX; i++)
+    for (uint32_t i = 0; i < FC_ASYNC_RUNNING_MAX; i++) {
         fc_buf_free(&a->slots[i].rec);
+        fc_buf_free(&a->slots[i].dest_event);
+    }
     free(a->in);
     free(a->out);
     free(a->out_pushed);

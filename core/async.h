@@ -22,7 +22,11 @@
  * Reads (task status, listing) are read-only transactions from the calling
  * io thread: fc_async_jobs gives the store handle.
  *
- * Not yet: destinations (onSuccess/onFailure) and timer triggers. */
+ * Destinations: a finished job whose function names an on_success /
+ * on_failure function appends, in the same commit, an async job for it
+ * with FC's callback payload (CONTRACT.md §7); chains stop after
+ * FC_ASYNC_DESTINATION_DEPTH_MAX hops. Timer triggers append jobs too.
+ * Not yet: HTTP(S) endpoint destinations. */
 #ifndef FC_ASYNC_H
 #define FC_ASYNC_H
 
@@ -39,6 +43,7 @@
 #define FC_ASYNC_HORIZON_MS 1000u    /* due jobs are loaded this far ahead */
 #define FC_ASYNC_DELAY_S_MAX 3600u   /* x-fc-async-delay: 0..3600 (CONTRACT.md §2.1) */
 #define FC_ASYNC_BACKOFF_MS_MAX 300000u /* retry back-off cap */
+#define FC_ASYNC_DESTINATION_DEPTH_MAX 8u /* destination chains stop here (no loops forever) */
 /* The content type an HTTP trigger's job is stored with: its payload is the
  * whole request for the instance (head and body), sent as it is. */
 #define FC_ASYNC_HTTP_REQUEST "application/x-fcd-http-request"

@@ -192,6 +192,36 @@ static int trigger_member(json_t *obj, struct fc_function *f, const char *where,
     return 0;
 }
 
+/* A destination function: "acs:fc:<region>:<account>:services/<s>[.<q>]/
+ * functions/<f>" (FC's ARN) or "<s>/<f>", stored as "<s>/<f>". NULL is
+ * none. Returns 0 or -EINVAL. */
+static int destination(json_t *v, char out[FC_SERVICE_NAME_MAX + FC_FUNCTION_NAME_MAX + 2]) {
+    out[0] = '\0';
+    if (v == NULL)
+        return 0;
+    const char *s = json_string_value(v), *svc, *fn;
+    if (s == NULL)
+        return -EINVAL;
+    const char *at = strstr(s, ":services/");
+    if (strncmp(s, "acs:fc:", 7) == 0 && at != NULL) {
+        svc = at + 10;
+        const char *f = strstr(svc, "/functions/");
+        if (f == NULL)
+            return -EINVAL;
+        fn = f + 11;
+        size_t svc_len = strcspn(svc, "./");
+        snprintf(out, FC_SERVICE_NAME_MAX + FC_FUNCTION_NAME_MAX + 2, "%.*s/%s", (int)svc_len,
+                 svc, fn);
+    } else {
+        snprintf(out, FC_SERVICE_NAME_MAX + FC_FUNCTION_NAME_MAX + 2, "%s", s);
+    }
+    const char *slash = strchr(out, '/');
+    if (slash == NULL || !fc_name_valid(out, (size_t)(slash - out), FC_SERVICE_NAME_MAX) ||
+        !fc_name_valid(slash + 1, strlen(slash + 1), FC_FUNCTION_NAME_MAX))
+        return -EINVAL;
+    return 0;
+}
+
 /* "async": {"max_retries": 0..8, "max_event_age_s": 1..604800, "stateful": bool}
  * (FC's async invoke config, CONTRACT.md §5.5). */
 static int async_member(json_t *obj, struct fc_function *f, const char *where, char *err) {
@@ -202,10 +232,16 @@ static int async_member(json_t *obj, struct fc_function *f, const char *where, c
     snprintf(at, sizeof(at), "%s.async", where);
     json_t *stateful = json_object_get(a, "stateful");
     size_t known = (json_object_get(a, "max_retries") != NULL) +
-                   (json_object_get(a, "max_event_age_s") != NULL) + (stateful != NULL);
+                   (json_object_get(a, "max_event_age_s") != NULL) + (stateful != NULL) +
+                   (json_object_get(a, "on_success") != NULL) +
+                   (json_object_get(a, "on_failure") != NULL);
     if (!json_is_object(a) || json_object_size(a) != known ||
-        (stateful != NULL && !json_is_boolean(stateful)))
-        return fail(err, "%s: expected {\"max_retries\", \"max_event_age_s\", \"stateful\"}",
+        (stateful != NULL && !json_is_boolean(stateful)) ||
+        destination(json_object_get(a, "on_success"), f->on_success) < 0 ||
+        destination(json_object_get(a, "on_failure"), f->on_failure) < 0)
+        return fail(err, "%s: expected {\"max_retries\", \"max_event_age_s\", \"stateful\", "
+                         "\"on_success\", \"on_failure\"} with destinations as "
+                         "acs:fc:REGION:ACCOUNT:services/S/functions/F or S/F",
                     at);
     f->async_stateful = json_is_true(stateful);
     int rc = uint_member(a, "max_retries", 0, 8, &f->async_retries, at, err);

@@ -68,6 +68,11 @@ struct fc_function {
     uint32_t async_retries;               /* maxAsyncRetryAttempts 0..8, default 3 */
     uint32_t async_max_age_s;             /* maxAsyncEventAgeInSeconds, default 86400 */
     bool async_stateful;                  /* statefulInvocation: every async call is a task */
+    /* Async destinations: another function, as "service/function" (from an
+     * ARN acs:fc:<region>:<account>:services/<s>[.<q>]/functions/<f> or the
+     * short form); "" = none. */
+    char on_success[FC_SERVICE_NAME_MAX + FC_FUNCTION_NAME_MAX + 2];
+    char on_failure[FC_SERVICE_NAME_MAX + FC_FUNCTION_NAME_MAX + 2];
     struct fc_timer timers[FC_TIMERS_MAX];
     uint32_t timers_count;
     bool http_trigger;                    /* has an HTTP trigger */
