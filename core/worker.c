@@ -906,6 +906,7 @@ static void on_pidfd(struct fc_worker *w, struct fc_instance *inst) {
         if (inv == NULL || inv == inst->hook_inv)
             continue;
         inv->max_memory_kb = peak_kb;
+        snprintf(inv->instance_id, sizeof(inv->instance_id), "%s", inst->proc.id);
         snprintf(inv->error, sizeof(inv->error), "%s",
                  oom ? "out of memory" : WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "exited");
         inv_finish(w, inv, FC_INV_CRASHED, NULL);

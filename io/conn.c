@@ -561,7 +561,10 @@ void fc_conn_on_invocation(struct fc_conn *c, struct fc_invocation *inv) {
     struct fc_io *io = c->io;
     FC_ASSERT(c->inv == inv);
     c->inv = NULL;
-    if (c->closed) {
+    if (c->closed) { /* the client went away: 499, as nginx logs it */
+        fc_log_access(inv->req.data + c->inv_method_off, c->inv_method_len,
+                      inv->req.data + c->inv_target_off, c->inv_target_len, 499, 0,
+                      fc_now_us() - c->request_start_us, inv->request_id);
         fc_dispatch_recycle(io, inv);
         conn_free_if_done(c);
         return;

@@ -117,8 +117,8 @@ static int build_http_head(struct fc_buf *b, const struct fc_conn *c,
         rc = fc_buf_printf(b, "X-Forwarded-For: %.*s%s%s\r\nx-fc-client-ip: %s\r\n",
                            (int)xff_len, xff ? xff : "", xff ? ", " : "", c->client_ip,
                            c->client_ip);
-    if (rc == 0) /* the target up to and including the function name */
-        rc = fc_buf_printf(b, "x-fc-base-path: %.*s\r\n",
+    if (rc == 0) /* the target up to the function name, with its slash (CONTRACT.md §3.3) */
+        rc = fc_buf_printf(b, "x-fc-base-path: %.*s/\r\n",
                            (int)(route->function.ptr + route->function.len - req->target),
                            req->target);
     return rc < 0 ? rc : fc_invocation_fc_headers(b, fn, rid, "/http-invoke", 0);

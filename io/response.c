@@ -30,7 +30,8 @@ static const char *date_header(void) {
 }
 
 static char *put(char *p, const char *s, size_t n) {
-    memcpy(p, s, n);
+    if (n > 0) /* s may be NULL then, and memcpy(p, NULL, 0) is undefined */
+        memcpy(p, s, n);
     return p + n;
 }
 #define PUT_LIT(p, lit) put(p, lit, sizeof(lit) - 1)

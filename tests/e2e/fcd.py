@@ -295,3 +295,73 @@ def pids_with_env(name, value):
         if want in env and state != b"Z":
             pids.append(int(d))
     return pids
+
+
+# ---- async invocation and task helpers (test_async.py) -----------------------------
+
+def async_invoke(fcd, fn, event=b"", service="default", headers=(), timeout=10.0):
+    """One InvokeFunction with X-Fc-Invocation-Type: Async: (status, headers, body)."""
+    return invoke(fcd, fn, event, service, (("X-Fc-Invocation-Type", "Async"),) + tuple(headers),
+                  timeout)
+
+
+def task_request(fcd, method, fn, task_id="", query="", service="default", timeout=10.0):
+    """A task API call (CONTRACT.md §5.6) on a new connection: (status, headers,
+    parsed JSON body or the raw bytes when it is not JSON)."""
+    target = "/2016-08-15/services/%s/functions/%s/stateful-async-invocations" % (service, fn)
+    if task_id:
+        target += "/" + task_id
+    if query:
+        target += "?" + query
+    raw = ("%s %s HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n" % (method, target)).encode()
+    st, h, body = request(fcd, raw, timeout * SLOW)
+    try:
+        return st, h, json.loads(body) if body else None
+    except ValueError:
+        return st, h, body
+
+
+def task_get(fcd, fn, task_id, service="default"):
+    """(status, task JSON) of GET .../stateful-async-invocations/{id}."""
+    st, _, doc = task_request(fcd, "GET", fn, task_id, service=service)
+    return st, doc
+
+
+def wait_task(fcd, fn, task_id, states, timeout, service="default"):
+    """Poll a task until its status is one of states (a str or a tuple) or
+    timeout (scaled by SLOW) passes; returns the last task JSON (or None)."""
+    states = (states,) if isinstance(states, str) else tuple(states)
+    last = [None]
+
+    def done():
+        st, doc = task_get(fcd, fn, task_id, service)
+        if st == 200:
+            last[0] = doc
+        return st == 200 and doc["status"] in states
+    wait_for(done, timeout * SLOW, 0.05)
+    return last[0]
+
+
+def log_time_s(stamp):
+    """Epoch seconds of a function log time stamp such as 2026-12-02T01:42:10.904Z."""
+    import calendar
+    m = re.fullmatch(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?Z", stamp)
+    assert m, stamp
+    whole = calendar.timegm(tuple(int(x) for x in m.groups()[:6]))
+    frac = m.group(7) or "0"
+    return whole + int(frac) / 10 ** len(frac)
+
+
+def invoke_log_lines(text, what="Start", task_id=None):
+    """(time s, instance id, request id, rest) of each "FC Invoke <what>
+    RequestId: <id>" line of a function log (optionally only task_id's)."""
+    out = []
+    for line in text.splitlines():
+        parts = line.split(" ", 3)
+        if len(parts) < 4:
+            continue
+        m = re.match(r"FC Invoke %s RequestId: ([^\s,]+)(.*)" % what, parts[3])
+        if m is None or (task_id is not None and m.group(1) != task_id):
+            continue
+        out.append((log_time_s(parts[0]), parts[2], m.group(1), m.group(2)))
+    return out

@@ -7,7 +7,6 @@ import socket
 import signal
 import subprocess
 import tempfile
-import time
 
 from fcd import (FCD, SLOW, Fcd, check_log_clean, read_response, request, sanitizer_report,
                  wait_for)

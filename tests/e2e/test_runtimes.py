@@ -89,6 +89,7 @@ def test_invoke_keep_alive_connection():
                           b"Host: x\r\nContent-Length: %d\r\n\r\n%s" % (len(ev), ev))
                 st, h, body = read_response(s)
                 assert (st, body) == (200, b"hello, " + ev), (st, h, body)
+        assert f.stop() == 0
 
 
 def test_invoke_function_error():
@@ -107,6 +108,7 @@ def test_invoke_function_error():
             st2, h2, body2 = invoke(f, n, b"again")
             assert (st2, body2) == (200, b"hello, again"), (n, st2, body2)
             assert h2["x-fc-instance-id"] == h["x-fc-instance-id"], (n, h, h2)
+        assert f.stop() == 0
 
 
 def test_invoke_environment():
@@ -133,6 +135,7 @@ def test_invoke_environment():
             assert env("GREETING")[0] == "hi there"
             assert env("EMPTYISH")[0] == "x=y"
             assert env("NOT_SET_ANYWHERE")[0] == ""
+        assert f.stop() == 0
 
 
 # ---- HTTP trigger ----------------------------------------------------------------
@@ -197,6 +200,7 @@ def test_http_trigger_request_reaches_instance():
                 assert json.loads(body)["path"] in (
                     "/2016-08-15/proxy/default/%s%s" % (n, path),
                     "/2016-08-15/proxy/default/%s/" % n), (n, path, body)
+        assert f.stop() == 0
 
 
 def test_http_trigger_no_client_xff():
@@ -207,6 +211,7 @@ def test_http_trigger_no_client_xff():
             hd = json.loads(body)["headers"]
             assert hd["x-forwarded-for"] == "127.0.0.1", (n, hd)
             assert hd["x-fc-client-ip"] == "127.0.0.1", (n, hd)
+        assert f.stop() == 0
 
 
 def test_http_trigger_other_url_forms():
@@ -221,6 +226,7 @@ def test_http_trigger_other_url_forms():
         st, h, body = trigger(f, "c", "GET", "/r", prefix="/2021-04-06/proxy")
         assert st == 200, (st, body)
         assert json.loads(body)["path"] == "/2021-04-06/proxy/default/c/r", body
+        assert f.stop() == 0
 
 
 def test_http_trigger_status_passes_through():
@@ -233,6 +239,7 @@ def test_http_trigger_status_passes_through():
                 assert json.loads(body)["path"].endswith("/status/%d" % code), body
                 assert "x-fc-error-type" not in h, (n, code, h)
                 assert re.fullmatch(UUID_RE, h["x-fc-request-id"]), h
+        assert f.stop() == 0
 
 
 def test_http_trigger_no_hop_by_hop_back():
@@ -255,6 +262,7 @@ def test_http_trigger_no_hop_by_hop_back():
             assert not [k for k in names_l if k == "x-fc-status"], (n, hdrs)
             assert int(dict((k.lower(), v) for k, v in hdrs)["content-length"]) == len(body)
             assert json.loads(body)["path"].endswith("/hop"), (n, body)
+        assert f.stop() == 0
 
 
 def test_http_trigger_set_cookie_multi_value():
@@ -265,6 +273,7 @@ def test_http_trigger_set_cookie_multi_value():
     §3.3), so a tiny runtime that sets them on every path is used."""
     import tempfile
     d = tempfile.mkdtemp(prefix="fcd-e2e-rt-")
+    os.chmod(d, 0o755)  # instances may run as an unprivileged user
     with open(os.path.join(d, "rt.py"), "w") as fh:
         fh.write(COOKIE_RUNTIME)
     with open(os.path.join(d, "bootstrap"), "w") as fh:
@@ -283,6 +292,7 @@ def test_http_trigger_set_cookie_multi_value():
         assert "keep-alive" not in names_l and "x-fc-status" not in names_l, hdrs
         assert "x-fc-internal" not in names_l, hdrs
         assert body == b"cookies", body
+        assert f.stop() == 0
 
 
 COOKIE_RUNTIME = r'''
@@ -330,6 +340,7 @@ def test_http_trigger_head():
                 st3, h3, body3 = read_response(s)
                 assert st3 == 200, (n, st3, body3)
                 assert json.loads(body3)["path"].endswith("/after"), (n, body3)
+        assert f.stop() == 0
 
 
 def test_http_trigger_large_body():
@@ -351,6 +362,7 @@ def test_http_trigger_large_body():
                                      % n.encode() + chunked, 15 * SLOW)
             assert st == 200, (n, st, body[:200])
             assert json.loads(body)["bodyLength"] == len(big), (n, body)
+        assert f.stop() == 0
 
 
 def test_invoke_large_event():
@@ -362,3 +374,4 @@ def test_invoke_large_event():
             st, h, body = invoke(f, n, ev, timeout=15)
             assert st == 200, (n, st, body[:200])
             assert body == b"hello, " + ev, (n, len(body))
+        assert f.stop() == 0
