@@ -5,7 +5,7 @@ with "N passed, N failed". Standard library only.
 
     run.py                 all tests
     run.py --list          names
-    run.py NAME...         only these (module:function or function)
+    run.py NAME...         only these (module, module:function or function)
 
 Environment: FCD = path of the fcd binary under test."""
 import importlib.util
@@ -63,7 +63,8 @@ def main(argv):
         return 0
     if len(argv) > 1:
         wanted = set(argv[1:])
-        tests = [(n, f) for n, f in tests if n in wanted or n.split(":")[1] in wanted]
+        tests = [(n, f) for n, f in tests if n in wanted or n.split(":")[1] in wanted
+                 or n.split(":")[0] in wanted]
     print(f"1..{len(tests)}", flush=True)
     passed = failed = 0
     for i, (name, fn) in enumerate(tests, 1):
