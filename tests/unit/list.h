@@ -33,6 +33,9 @@
     X(config_bad_value_named)                                                                      \
     /* io/router */                                                                                \
     X(router_paths)                                                                                \
+    /* io/response */                                                                              \
+    X(response_head_fields)                                                                        \
+    X(response_error_json_and_head)                                                                \
     /* io/http */                                                                                  \
     X(http_simple_get)                                                                             \
     X(http_post_content_length)                                                                    \
