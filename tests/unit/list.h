@@ -21,6 +21,8 @@
     /* core/cron */                                                                                \
     X(cron_next_firings)                                                                           \
     X(cron_parse_errors)                                                                           \
+    /* core/invocation */                                                                          \
+    X(invocation_fc_headers)                                                                       \
     /* core/reqid */                                                                               \
     X(reqid_format)                                                                                \
     X(reqid_unique_across_threads)                                                                 \
