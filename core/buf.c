@@ -47,6 +47,8 @@ int fc_buf_printf(struct fc_buf *b, const char *fmt, ...) {
 }
 
 int fc_buf_base64(struct fc_buf *b, const void *src, size_t len) {
+    if (len == 0)
+        return 0;
     static const char alphabet[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     if (fc_buf_reserve(b, (len + 2) / 3 * 4) < 0)

@@ -22,7 +22,9 @@ FC_TEST(buf_base64_vectors) {
     for (int i = 0; i < 7; i++) {
         struct fc_buf b = {0};
         FC_CHECK(fc_buf_base64(&b, plain[i], strlen(plain[i])) == 0);
-        FC_CHECK_SLICE(b.data, b.len, coded[i]);
+        FC_CHECK_INT(b.len, strlen(coded[i]));
+        if (b.len > 0)
+            FC_CHECK_SLICE(b.data, b.len, coded[i]);
         fc_buf_free(&b);
     }
     struct fc_buf b = {0};
