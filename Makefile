@@ -49,7 +49,7 @@ UNIT     = $(BUILD)/unit-tests
 HELLO    = examples/hello-c/bootstrap
 BINS     = $(FCD) $(FCSHIM) $(FCRT) $(UNIT) $(HELLO)
 
-.PHONY: all deps run test unit e2e fuzz bench-http bench-spawn bench-store clean format
+.PHONY: all deps run test unit e2e fuzz bench-http bench-sync bench-spawn bench-store clean format
 all: $(BINS)
 
 # ---- dependencies ---------------------------------------------------------------
@@ -131,6 +131,11 @@ fuzz: deps
 # ---- benchmarks ------------------------------------------------------------------
 bench-http: deps all
 	FCD=$(FCD) QUICK=$(QUICK) bench/http.sh
+
+# Sync invoke: fcd's HTTP trigger and InvokeFunction vs nginx reverse proxy vs
+# the C backend directly, plus cold starts against the spawn floor.
+bench-sync: deps all $(BUILD)/fcshim_bench
+	FCD=$(FCD) QUICK=$(QUICK) bench/sync.sh
 
 # The spawn floor: posix_spawn of /bin/true, fcshim → /bin/true, and the C
 # example with and without fcshim until its port accepts (medians of 20).

@@ -18,7 +18,8 @@
 # target "fcd ≥ 1.0× nginx req/s at 100 connections" marked met / not met.
 # Environment: FCD (fcd binary, default build/cc/fcd), FCD_REV (its revision for
 # the summary, default this tree's HEAD), QUICK, RESULTS_DIR, SERVER_CPU (0),
-# LOADGEN_CPU (1), QUIET_WAIT (max seconds to wait for other work to stop, 120).
+# LOADGEN_CPU (1), QUIET_WAIT (max seconds to wait for other work to stop
+# before starting: 120, or 30 with QUICK=1).
 set -euo pipefail
 
 # shellcheck source=lib.sh
@@ -34,6 +35,8 @@ SYSTEMS=(fcd nginx)     # measured in this order within each repetition
 bench_init
 FCD=${FCD:-$ROOT/build/cc/fcd}
 case $FCD in /*) ;; *) FCD=$ROOT/$FCD ;; esac
+[ -x "$FCD" ] || die "FCD=$FCD is not an executable (run: make)"
+command -v nginx >/dev/null 2>&1 || die "nginx not found (run: make deps)"
 
 if [ "${QUICK:-0}" = 1 ]; then
     MAIN_REPS=2 MAIN_SECS=3 WARM_SECS=1
@@ -44,7 +47,7 @@ else
 fi
 
 # Other work on this shared VM skews every number: wait (bounded) for quiet.
-BUSY=$(wait_quiet "${QUIET_WAIT:-120}")
+BUSY=$(wait_quiet "${QUIET_WAIT:-$([ "${QUICK:-0}" = 1 ] && echo 30 || echo 120)}")
 if [ "$BUSY" -gt 10 ]; then
     log "warning: CPUs already ${BUSY}% busy before the benchmark; numbers will be skewed"
 fi

@@ -40,6 +40,7 @@ static const struct key keys[] = {
     {"log_level", KEY_LOG_LEVEL, offsetof(struct fc_config, log_level), 0, 0, 0},
     {"access_log", KEY_BOOL, offsetof(struct fc_config, access_log), 0, 0, 0},
     {"pin_threads", KEY_BOOL, offsetof(struct fc_config, pin_threads), 0, 0, 0},
+    {"sched_batch", KEY_BOOL, offsetof(struct fc_config, sched_batch), 0, 0, 0},
     UINT_KEY("drain_grace_ms", drain_grace_ms, 0, 3600000),
     UINT_KEY("instance_idle_s", instance_idle_s, 1, 86400),
     STR_KEY("instance_user", instance_user),
@@ -130,6 +131,7 @@ void fc_config_defaults(struct fc_config *c) {
     c->log_level = FC_LOG_INFO;
     c->access_log = true;
     c->pin_threads = true;
+    c->sched_batch = true;
     c->foreground = false;
     c->drain_grace_ms = FC_DRAIN_GRACE_MS_DEFAULT;
     c->instance_idle_s = FC_INSTANCE_IDLE_S_DEFAULT;

@@ -38,6 +38,7 @@ struct fc_config {
     bool foreground;
     bool check_only; /* --check-config */
     bool pin_threads; /* io thread i and worker i on the i-th allowed CPU */
+    bool sched_batch; /* io and worker threads run SCHED_BATCH */
     uint32_t drain_grace_ms;
     struct fc_catalog catalog; /* "services" in the file, then --function flags; sealed */
     struct fc_auth_key *keys;  /* "access_keys" in the file, then --access-key flags */

@@ -330,7 +330,13 @@ static int spawn_shim(const struct fc_function *fn, struct fc_proc *p, int out_w
     sigfillset(&all);
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    /* The instance gets the default policy, not the SCHED_BATCH of the
+     * worker thread that spawns it (core/sched.c). */
+    struct sched_param sp = {0};
+    posix_spawnattr_setschedpolicy(&attr, SCHED_OTHER);
+    posix_spawnattr_setschedparam(&attr, &sp);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+                                        POSIX_SPAWN_SETSCHEDULER);
     int rc = posix_spawn(&p->pid, shim_path, &fa, &attr, argv, env);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);

@@ -40,10 +40,11 @@ int fc_sched_start(const struct fc_config *cfg, uint32_t io_count, struct fc_sch
 void fc_sched_stop(struct fc_sched *s);
 void fc_sched_destroy(struct fc_sched *s);
 
-/* Pin the calling thread to the index-th CPU of the process's allowed set
- * (so io thread i and worker i share core i, where their hand-offs are
- * cheapest: BENCH.md). No-op when cfg->pin_threads is off. Returns 0 or
- * -errno (the thread then runs unpinned). */
+/* Set up the calling io or worker thread: SCHED_BATCH when
+ * cfg->sched_batch (hand-offs do not preempt: larger batches), and pinned to
+ * the index-th CPU of the process's allowed set when cfg->pin_threads (so io
+ * thread i and worker i share core i, where their hand-offs are cheapest:
+ * BENCH.md). Returns 0 or -errno (the thread runs on as it was). */
 int fc_sched_pin(const struct fc_config *cfg, uint32_t index);
 
 /* ---- io thread side (io_index = the calling io thread) ---- */

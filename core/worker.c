@@ -1287,7 +1287,7 @@ void *fc_worker_main(void *arg) {
     fc_log_thread_set(name);
     pthread_setname_np(pthread_self(), name);
     if (fc_sched_pin(w->sched->cfg, w->index) < 0)
-        FC_LOG_WARN("cannot pin %s to a CPU; running unpinned", name);
+        FC_LOG_WARN("cannot set the scheduling of %s (SCHED_BATCH, pinning)", name);
     /* The ring is created here: SINGLE_ISSUER binds it to this thread. */
     int rc = fc_uring_init(&w->ring, RING_ENTRIES, &w->features);
     if (rc < 0) {

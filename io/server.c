@@ -303,7 +303,7 @@ static void *io_main(void *arg) {
     fc_log_thread_set(name);
     pthread_setname_np(pthread_self(), name);
     if (fc_sched_pin(io->cfg, io->index) < 0)
-        FC_LOG_WARN("cannot pin %s to a CPU; running unpinned", name);
+        FC_LOG_WARN("cannot set the scheduling of %s (SCHED_BATCH, pinning)", name);
     /* The ring is created here: SINGLE_ISSUER binds it to this thread. */
     int rc = io_init(io);
     if (rc < 0) {
