@@ -49,7 +49,7 @@ UNIT     = $(BUILD)/unit-tests
 HELLO    = examples/hello-c/bootstrap
 BINS     = $(FCD) $(FCSHIM) $(FCRT) $(UNIT) $(HELLO)
 
-.PHONY: all deps run test unit e2e fuzz bench-http bench-sync bench-spawn bench-store clean format
+.PHONY: all deps run test unit e2e fuzz bench-http bench-sync bench-spawn bench-store bench-ring clean format
 all: $(BINS)
 
 # ---- dependencies ---------------------------------------------------------------
@@ -143,6 +143,13 @@ $(BUILD)/fcshim_bench: $(BUILD)/runtime-shim/fcshim_bench.o
 	$(CC) $(LDFLAGS) -o $@ $^
 bench-spawn: all $(BUILD)/fcshim_bench
 	$(BUILD)/fcshim_bench $(FCSHIM) examples/hello-c 20
+
+# The io thread -> worker hand-off through fc_ring: spin vs eventfd wake,
+# same CPU vs two.
+$(BUILD)/ring_bench: $(BUILD)/bench/ring_bench.o $(BUILD)/core/ring.o
+	$(CC) $(LDFLAGS) -o $@ $^ -pthread
+bench-ring: $(BUILD)/ring_bench
+	$(BUILD)/ring_bench 20000
 
 # The store's commit floor (BENCH.md's LMDB rows): 1, 64, 1024 jobs per txn.
 $(BUILD)/bench_jobs: $(BUILD)/store/bench_jobs.o $(BUILD)/store/jobs.o $(BUILD)/store/record.o \
