@@ -46,6 +46,33 @@ int fc_buf_printf(struct fc_buf *b, const char *fmt, ...) {
     return 0;
 }
 
+int fc_buf_header(struct fc_buf *b, const char *name, size_t name_len, const char *value,
+                  size_t value_len) {
+    if (fc_buf_reserve(b, name_len + value_len + 4) < 0)
+        return -ENOMEM;
+    char *p = b->data + b->len;
+    memcpy(p, name, name_len);
+    p += name_len;
+    *p++ = ':';
+    *p++ = ' ';
+    if (value_len > 0)
+        memcpy(p, value, value_len);
+    p += value_len;
+    *p++ = '\r';
+    *p++ = '\n';
+    b->len = (size_t)(p - b->data);
+    return 0;
+}
+
+int fc_buf_header_u64(struct fc_buf *b, const char *name, uint64_t value) {
+    char digits[20];
+    int n = 0;
+    do
+        digits[sizeof(digits) - 1 - n++] = (char)('0' + value % 10);
+    while ((value /= 10) != 0);
+    return fc_buf_header(b, name, strlen(name), digits + sizeof(digits) - n, (size_t)n);
+}
+
 int fc_buf_base64(struct fc_buf *b, const void *src, size_t len) {
     if (len == 0)
         return 0;

@@ -27,6 +27,13 @@ int fc_buf_reserve(struct fc_buf *b, size_t more);
 int fc_buf_append(struct fc_buf *b, const void *data, size_t len);
 /* Append printf-formatted text. Returns 0 or -ENOMEM (buf unchanged). */
 int fc_buf_printf(struct fc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Append a header line "name: value\r\n" (memcpy, no printf: this runs a
+ * dozen times per proxied request). Returns 0 or -ENOMEM (buf unchanged). */
+int fc_buf_header(struct fc_buf *b, const char *name, size_t name_len, const char *value,
+                  size_t value_len);
+/* The same with a C-string name and an unsigned number as the value. */
+int fc_buf_header_u64(struct fc_buf *b, const char *name, uint64_t value);
+
 /* Append the base64 (RFC 4648, padded) of src[0..len). Returns 0 or -ENOMEM. */
 int fc_buf_base64(struct fc_buf *b, const void *src, size_t len);
 void fc_buf_free(struct fc_buf *b);

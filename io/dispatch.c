@@ -106,13 +106,12 @@ static int build_http_head(struct fc_buf *b, const struct fc_conn *c,
             continue;
         }
         host |= name_is(h, "host");
-        rc = fc_buf_printf(b, "%.*s: %.*s\r\n", (int)h->name_len, h->name, (int)h->value_len,
-                           h->value);
+        rc = fc_buf_header(b, h->name, h->name_len, h->value, h->value_len);
     }
     if (rc == 0 && !host)
         rc = fc_buf_printf(b, "Host: 127.0.0.1\r\n");
     if (rc == 0 && (body_len > 0 || req->has_content_length || req->chunked))
-        rc = fc_buf_printf(b, "Content-Length: %llu\r\n", (unsigned long long)body_len);
+        rc = fc_buf_header_u64(b, "Content-Length", body_len);
     if (rc == 0)
         rc = fc_buf_printf(b, "X-Forwarded-For: %.*s%s%s\r\nx-fc-client-ip: %s\r\n",
                            (int)xff_len, xff ? xff : "", xff ? ", " : "", c->client_ip,
@@ -455,8 +454,7 @@ static int answer_instance(struct fc_conn *c, const struct fc_invocation *inv, b
         const struct fc_http_header *h = &resp.headers[i];
         bool keep = event ? failed && name_is(h, "content-type") : !resp_header_dropped(h);
         if (keep)
-            fc_buf_printf(&extra, "%.*s: %.*s\r\n", (int)h->name_len, h->name, (int)h->value_len,
-                          h->value);
+            fc_buf_header(&extra, h->name, h->name_len, h->value, h->value_len);
     }
     if (failed && event)
         fc_buf_printf(&extra, "x-fc-error-type: UnhandledInvocationError\r\n");
