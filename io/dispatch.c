@@ -423,7 +423,8 @@ static int answer_unhandled(struct fc_conn *c, const struct fc_invocation *inv, 
     int n = unhandled_message(msg, sizeof(msg), inv);
     int e = fc_json_escape(escaped, sizeof(escaped), msg, n < (int)sizeof(msg) ? (size_t)n : 0);
     int len = snprintf(body, sizeof(body), "{\"errorMessage\":\"%s\"}", e < 0 ? "" : escaped);
-    struct fc_buf extra = {0};
+    struct fc_buf extra = c->io->scratch; /* reused: no allocation per response */
+    extra.len = 0;
     fc_buf_printf(&extra, "x-fc-error-type: UnhandledInvocationError\r\n");
     invocation_headers(&extra, inv);
     struct fc_response r = {.status = inv->kind == FC_INV_EVENT ? 200 : 502,
@@ -432,9 +433,11 @@ static int answer_unhandled(struct fc_conn *c, const struct fc_invocation *inv, 
                             .content_length = (uint64_t)len,
                             .keep_alive = keep_alive,
                             .http10 = c->inv_http10,
-                            .extra = extra.data};
+                            .extra = NULL};
+    fc_buf_append(&extra, "", 1); /* NUL-terminate for .extra */
+    r.extra = extra.data;
     int rc = fc_response_full(&c->out, &r, body, inv->head_only);
-    fc_buf_free(&extra);
+    c->io->scratch = extra;
     return rc < 0 ? 500 : r.status;
 }
 
@@ -448,7 +451,8 @@ static int answer_instance(struct fc_conn *c, const struct fc_invocation *inv, b
         return fc_response_error(&c->out, keep_alive, c->inv_http10, inv->head_only,
                                  inv->request_id, FC_ERR_BAD_RESPONSE, "too many headers");
     bool event = inv->kind == FC_INV_EVENT, failed = inv->result == FC_INV_FUNCTION_ERROR;
-    struct fc_buf extra = {0};
+    struct fc_buf extra = c->io->scratch; /* reused: no allocation per response */
+    extra.len = 0;
     const char *content_type = event && !failed ? "application/octet-stream" : NULL;
     for (uint32_t i = 0; i < resp.headers_count; i++) {
         const struct fc_http_header *h = &resp.headers[i];
@@ -465,9 +469,11 @@ static int answer_instance(struct fc_conn *c, const struct fc_invocation *inv, b
                             .content_length = inv->resp.len - inv->resp_head_len,
                             .keep_alive = keep_alive,
                             .http10 = c->inv_http10,
-                            .extra = extra.data};
+                            .extra = NULL};
+    fc_buf_append(&extra, "", 1); /* NUL-terminate for .extra */
+    r.extra = extra.data;
     int rc = fc_response_full(&c->out, &r, inv->resp.data + inv->resp_head_len, inv->head_only);
-    fc_buf_free(&extra);
+    c->io->scratch = extra;
     return rc < 0 ? 500 : r.status;
 }
 

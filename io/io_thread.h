@@ -130,6 +130,7 @@ struct fc_io {
 
     struct fc_sched *sched;
     struct fc_auth_scratch *auth; /* signature work space (core/auth.h) */
+    struct fc_buf scratch;        /* response headers being assembled (dispatch.c) */
     struct fc_invocation **free_invs; /* stack of this thread's idle invocations */
     uint32_t free_invs_count;
     struct fc_async *async;            /* NULL: async invocation unavailable */

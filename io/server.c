@@ -163,6 +163,7 @@ static void io_destroy(struct fc_io *io) {
     free(io->conns);
     free(io->free_invs);
     free(io->auth);
+    fc_buf_free(&io->scratch);
     for (uint32_t i = 0; io->areqs && i < FC_ASYNC_REQS_MAX; i++)
         fc_buf_free(&io->areqs[i].payload);
     free(io->areqs);
