@@ -105,6 +105,22 @@ static uint64_t mono_ms(void) {
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* The monotonic millisecond at which wall-clock due_ms arrives, rounded up:
+ * computed from both clocks read now (not the loop's cached time, which a
+ * commit may have left milliseconds behind), in microseconds, so a job never
+ * runs even a millisecond early. */
+static uint64_t mono_due_ms(uint64_t due_ms) {
+    struct timespec w, m;
+    clock_gettime(CLOCK_REALTIME, &w);
+    clock_gettime(CLOCK_MONOTONIC, &m);
+    int64_t wall_us = (int64_t)w.tv_sec * 1000000 + w.tv_nsec / 1000;
+    int64_t mono_us = (int64_t)m.tv_sec * 1000000 + m.tv_nsec / 1000;
+    int64_t in_us = (int64_t)due_ms * 1000 - wall_us;
+    if (in_us < 0)
+        in_us = 0;
+    return (uint64_t)((mono_us + in_us + 999) / 1000);
+}
+
 static struct fc_slice cstr(const char *s) {
     return (struct fc_slice){s, (uint32_t)strlen(s)};
 }
@@ -124,6 +140,17 @@ static struct pending *op_add(struct fc_async *a, uint8_t kind, uint8_t expect,
     return p;
 }
 
+/* Wake the io threads that got replies (after a commit, or replies that
+ * needed none). */
+static void wake_io_threads(struct fc_async *a) {
+    for (uint32_t i = 0; i < a->sched->io_count - 1; i++) {
+        if (a->out_pushed[i]) {
+            a->out_pushed[i] = false;
+            fc_sched_io_wake(a->sched, i);
+        }
+    }
+}
+
 static void reply(struct fc_async *a, struct fc_async_req *req, int result) {
     req->result = result;
     void *item = req;
@@ -136,6 +163,7 @@ static void loaded_schedule(struct fc_async *a, struct loaded *l);
 static void loaded_free(struct fc_async *a, struct loaded *l);
 static void stored_enqueued(struct fc_async *a, const struct fc_job *job);
 static void finish_job(struct fc_async *a, struct loaded *l, int state, const char *error);
+static bool same_function(struct fc_async *a, const struct fc_job *j);
 
 /* Commit everything gathered this round in one write transaction, then act
  * on it: replies to io threads (only now may they answer 202), recycling. */
@@ -158,6 +186,9 @@ static void commit(struct fc_async *a) {
                         p->job.function.ptr, strerror(-result));
         if (((p->req != NULL && p->req->kind == FC_ASYNC_SUBMIT) || p->new_job) && result == 0)
             stored_enqueued(a, &p->job);
+        if (p->req != NULL && p->req->kind == FC_ASYNC_SUBMIT && result == -EEXIST &&
+            !same_function(a, &p->job))
+            result = -EADDRINUSE; /* the id is another function's task */
         if (p->req != NULL)
             reply(a, p->req, result);
         if (p->inv != NULL)
@@ -167,18 +198,33 @@ static void commit(struct fc_async *a) {
         p->loaded->in_batch = false;
         if (!p->done)
             continue;
-        if (result == 0 && p->loaded->job.state == FC_JOB_ENQUEUED)
-            loaded_schedule(a, p->loaded); /* a retry */
-        else
+        if (result == 0 && p->loaded->job.state == FC_JOB_ENQUEUED) {
+            /* A retry: the record keeps the last attempt's tail, result and
+             * instance; the loaded copy must drop them, they point into the
+             * invocation recycled above. */
+            struct fc_job *j = &p->loaded->job;
+            j->log_tail = j->result = j->instance_id = (struct fc_slice){0};
+            loaded_schedule(a, p->loaded);
+        } else {
             loaded_free(a, p->loaded);
-    }
-    a->ops_count = 0;
-    for (uint32_t i = 0; i < a->sched->io_count - 1; i++) {
-        if (a->out_pushed[i]) {
-            a->out_pushed[i] = false;
-            fc_sched_io_wake(a->sched, i);
         }
     }
+    a->ops_count = 0;
+    wake_io_threads(a);
+}
+
+/* A task id that was stored before: is it this function's (an idempotent
+ * repeat) or another's (a clash the caller must hear about)? */
+static bool same_function(struct fc_async *a, const struct fc_job *j) {
+    struct fc_buf buf = {0};
+    struct fc_job old;
+    bool same = fc_jobs_get(a->jobs, j->request_id.ptr, j->request_id.len, false, &buf, &old) ==
+                    0 &&
+                old.service.len == j->service.len && old.function.len == j->function.len &&
+                memcmp(old.service.ptr, j->service.ptr, j->service.len) == 0 &&
+                memcmp(old.function.ptr, j->function.ptr, j->function.len) == 0;
+    fc_buf_free(&buf);
+    return same;
 }
 
 /* Room for one more op this round; commit first when the batch is full. */
@@ -214,10 +260,8 @@ static void loaded_free(struct fc_async *a, struct loaded *l) {
 /* Arm a loaded Enqueued job's timer at its due time (wall clock in the
  * record, monotonic in the wheel). */
 static void loaded_schedule(struct fc_async *a, struct loaded *l) {
-    uint64_t now = wall_ms();
-    uint64_t in_ms = l->job.due_ms > now ? l->job.due_ms - now : 0;
     fc_wheel_unlink(&l->timer);
-    fc_wheel_link(&a->wheel, &l->timer, a->now_ms + in_ms);
+    fc_wheel_link(&a->wheel, &l->timer, mono_due_ms(l->job.due_ms));
 }
 
 /* Find a loaded job by id (linear: at most FC_ASYNC_RUNNING_MAX). */
@@ -309,8 +353,19 @@ static void on_submit(struct fc_async *a, struct fc_async_req *req) {
     fc_job_event_push(j, FC_JOB_ENQUEUED, now, NULL, 0);
 }
 
+/* Is job j the path's function's (req->scope "service/function")? */
+static bool in_scope(const struct fc_async_req *req, const struct fc_job *j) {
+    size_t s = j->service.len, f = j->function.len;
+    return strlen(req->scope) == s + 1 + f && memcmp(req->scope, j->service.ptr, s) == 0 &&
+           req->scope[s] == '/' && memcmp(req->scope + s + 1, j->function.ptr, f) == 0;
+}
+
 static void on_stop(struct fc_async *a, struct fc_async_req *req) {
     struct loaded *l = loaded_find(a, req->id, strlen(req->id));
+    if (l != NULL && !in_scope(req, &l->job)) {
+        reply(a, req, -ENOENT);
+        return;
+    }
     if (l != NULL && l->inv != NULL) {
         /* Running: cancel it; the completion records Stopped. */
         l->stop = true;
@@ -322,6 +377,8 @@ static void on_stop(struct fc_async *a, struct fc_async_req *req) {
     struct fc_buf buf = {0};
     struct fc_job job;
     int rc = fc_jobs_get(a->jobs, req->id, strlen(req->id), false, &buf, &job);
+    if (rc == 0 && !in_scope(req, &job))
+        rc = -ENOENT;
     if (rc < 0 || fc_job_state_is_final(job.state)) {
         reply(a, req, rc < 0 ? rc : -ESTALE);
         fc_buf_free(&buf);
@@ -588,6 +645,7 @@ static void on_completion(struct fc_async *a, struct fc_invocation *inv) {
     } else if (inv->result == FC_INV_OK) {
         j->attempts++;
         j->state = FC_JOB_SUCCEEDED;
+        j->error = (struct fc_slice){0}; /* an earlier attempt's error no longer applies */
         size_t body = inv->resp.len - inv->resp_head_len;
         j->result = (struct fc_slice){inv->resp.data + inv->resp_head_len,
                                       (uint32_t)(body < RESULT_PREVIEW_BYTES ? body
@@ -620,8 +678,7 @@ static void timer_arm(struct fc_async *a, struct timer *tm, int64_t after_s) {
     tm->next_s = fc_cron_next(&tm->t->schedule, after_s);
     if (tm->next_s == 0)
         return; /* never fires again (e.g. 31 February) */
-    int64_t in_ms = (tm->next_s * 1000 - (int64_t)wall_ms());
-    fc_wheel_link(&a->wheel, &tm->entry, a->now_ms + (uint64_t)(in_ms > 0 ? in_ms : 0));
+    fc_wheel_link(&a->wheel, &tm->entry, mono_due_ms((uint64_t)tm->next_s * 1000));
 }
 
 /* A firing: append an async job with FC's timer event (fc-runtime-go-sdk
@@ -729,6 +786,7 @@ static void *store_main(void *arg) {
         drain_completions(a);
         fc_wheel_run(&a->wheel, a->now_ms);
         commit(a);
+        wake_io_threads(a); /* replies that committed nothing (a stop refused) */
         scan_due(a);
         fc_log_flush();
         bool may_sleep = fc_sched_io_may_sleep(a->sched, a->index) && !work_waiting(a);
@@ -800,9 +858,8 @@ int fc_async_start(const struct fc_config *cfg, struct fc_sched *sched, uint32_t
     if (rc == 0)
         rc = fc_jobs_recover(a->jobs, a->boot_id, wall_ms(), &rec);
     if (rc == 0) {
-        FC_LOG_INFO("async store: %u jobs back in the queue after a restart, %u failed, %u "
-                    "expired%s",
-                    rec.requeued, rec.failed, rec.expired,
+        FC_LOG_INFO("async store: %u jobs back in the queue after a restart, %u expired%s",
+                    rec.requeued, rec.expired,
                     cfg->async_nometasync ? " (NOMETASYNC: the last commit may not survive "
                                             "power loss)"
                                           : "");

@@ -61,6 +61,7 @@ struct fc_async_req {
     void *conn; /* the client connection (io thread's) */
     const struct fc_function *fn;
     char id[FC_RECORD_ID_BYTES_MAX + 1]; /* task id = request id */
+    char scope[FC_RECORD_SERVICE_BYTES_MAX + FC_RECORD_FUNCTION_BYTES_MAX + 2]; /* STOP: "s/f" */
     bool stateful;                       /* answer with X-Fc-Stateful-Async-Invocation-Id */
     bool http;                           /* HTTP trigger: payload is the whole instance request */
     uint32_t delay_s;
@@ -68,7 +69,8 @@ struct fc_async_req {
     struct fc_buf payload;
     /* set by the store thread: 0 stored (or stopped), -EEXIST the id was
      * stored before (still a 202: idempotent), -ENOSPC store full (503),
-     * -ENOENT no such task, -ESTALE task already finished (400), -EIO. */
+     * -EADDRINUSE the id is another function's task (400), -ENOENT no such
+ * task (of this function), -ESTALE task already finished (400), -EIO. */
     int result;
     struct fc_async_req *next_free;
 };

@@ -388,8 +388,10 @@ int fc_instance_spawn(const struct fc_function *fn, const char *id, struct fc_pr
 }
 
 void fc_instance_kill(const struct fc_proc *p) {
-    if (p->pid > 0)
-        kill(-p->pid, SIGKILL); /* fcshim made the pid a process group leader */
+    if (p->pid <= 0)
+        return;
+    kill(-p->pid, SIGKILL); /* fcshim made the pid a process group leader... */
+    kill(p->pid, SIGKILL);  /* ...unless it has not got that far yet */
 }
 
 int fc_instance_reap(struct fc_proc *p, bool *oom) {

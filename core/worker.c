@@ -1237,13 +1237,28 @@ static bool rings_empty(struct fc_worker *w) {
     return true;
 }
 
-/* Stop: kill every instance, fail what waits, then let the pidfds finish. */
+/* Stop: hand back what waits or runs as FC_INV_INTERNAL ("fcd is
+ * stopping", which the store thread puts back in the queue without using an
+ * attempt), kill every instance, then let the pidfds finish. */
 static void worker_shutdown(struct fc_worker *w) {
     for (uint32_t id = 0; id < w->sched->cfg->catalog.count; id++) {
         struct fc_pool *pool = &w->pools[id];
         pool_fail_queue(w, pool, FC_INV_INTERNAL, "fcd is stopping");
-        for (struct fc_instance *inst = pool->instances; inst; inst = inst->next)
+        for (struct fc_instance *inst = pool->instances; inst; inst = inst->next) {
+            for (uint32_t i = 0; i < pool->fn->concurrency; i++) {
+                struct fc_invocation *inv = inst->slots[i].inv;
+                if (inv == NULL || inv == inst->hook_inv)
+                    continue;
+                inst->slots[i].inv = NULL;
+                snprintf(inv->error, sizeof(inv->error), "fcd is stopping");
+                inv_finish(w, inv, FC_INV_INTERNAL, &inst->proc);
+            }
+            while (inst->tail_waiters != NULL)
+                tail_waiter_finish(w, inst, inst->tail_waiters);
+            instance_withdraw(w, inst);
+            inst->state = FC_INST_DEAD;
             instance_kill(inst);
+        }
     }
 }
 

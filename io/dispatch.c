@@ -125,6 +125,21 @@ static int build_http_head(struct fc_buf *b, const struct fc_conn *c,
 
 /* ---- starting an invocation ---------------------------------------------------- */
 
+/* The trigger's FC_METHOD_* bit for the request's method (0: none). */
+static uint32_t method_bit(const struct fc_http_req *req) {
+    switch (req->method_id) {
+    case FC_HTTP_GET: return FC_METHOD_GET;
+    case FC_HTTP_HEAD: return FC_METHOD_HEAD;
+    case FC_HTTP_POST: return FC_METHOD_POST;
+    case FC_HTTP_PUT: return FC_METHOD_PUT;
+    case FC_HTTP_DELETE: return FC_METHOD_DELETE;
+    case FC_HTTP_PATCH: return FC_METHOD_PATCH;
+    case FC_HTTP_OPTIONS: return FC_METHOD_OPTIONS;
+    case FC_HTTP_OTHER: break;
+    }
+    return 0;
+}
+
 /* An authType function trigger: the request must carry a valid FC
  * signature (CONTRACT.md §4, core/auth.h). Returns true, or false with the
  * FC error written (*status set); the message says what was wrong, never
@@ -167,9 +182,7 @@ static const struct fc_function *resolve(struct fc_conn *c, const struct fc_http
     else if (route->kind == FC_ROUTE_HTTP_TRIGGER && !fn->http_trigger)
         *status = fc_response_error(&c->out, keep_alive, http10, head, rid,
                                     FC_ERR_TRIGGER_NOT_FOUND, "http", fn_name);
-    else if (route->kind == FC_ROUTE_HTTP_TRIGGER &&
-             (req->method_id == FC_HTTP_OTHER ||
-              !(fn->http_methods & (1u << (req->method_id - FC_HTTP_GET)))))
+    else if (route->kind == FC_ROUTE_HTTP_TRIGGER && !(fn->http_methods & method_bit(req)))
         *status = fc_response_error(&c->out, keep_alive, http10, head, rid, FC_ERR_ACCESS_DENIED,
                                     "the HTTP trigger does not allow this method");
     else if (route->kind == FC_ROUTE_HTTP_TRIGGER && !fn->http_anonymous)
@@ -550,6 +563,10 @@ int fc_dispatch_async_complete(struct fc_conn *c, struct fc_async_req *req, bool
         return fc_response_error(&c->out, keep_alive, http10, false, req->id,
                                  FC_ERR_RESOURCE_THROTTLED, "the async store is full");
     }
+    if (req->result == -EADDRINUSE)
+        return fc_response_error(&c->out, keep_alive, http10, false, req->id,
+                                 FC_ERR_INVALID_ARGUMENT,
+                                 "this stateful async invocation id is taken by another function");
     if (req->result < 0 && req->result != -EEXIST)
         return fc_response_error(&c->out, keep_alive, http10, false, req->id, FC_ERR_INTERNAL);
     /* Stored durably (or already stored under this id: idempotent). */

@@ -225,7 +225,8 @@ static int task_get(struct fc_conn *c, struct fc_jobs *jobs, struct fc_slice svc
     return status;
 }
 
-static int task_stop(struct fc_conn *c, struct fc_slice id, bool keep_alive, const char *rid) {
+static int task_stop(struct fc_conn *c, struct fc_slice svc, struct fc_slice fn,
+                     struct fc_slice id, bool keep_alive, const char *rid) {
     struct fc_io *io = c->io;
     if (io->free_areqs == NULL || id.len > FC_RECORD_ID_BYTES_MAX)
         return fc_response_error(&c->out, keep_alive, c->inv_http10, false, rid,
@@ -238,6 +239,8 @@ static int task_stop(struct fc_conn *c, struct fc_slice id, bool keep_alive, con
     ar->conn = c;
     ar->stateful = false;
     snprintf(ar->id, sizeof(ar->id), "%.*s", (int)id.len, id.ptr);
+    snprintf(ar->scope, sizeof(ar->scope), "%.*s/%.*s", (int)svc.len, svc.ptr, (int)fn.len,
+             fn.ptr);
     if (fc_async_submit(io->async, ar) < 0)
         return fc_response_error(&c->out, keep_alive, c->inv_http10, false, rid,
                                  FC_ERR_RESOURCE_THROTTLED, "the async store is busy");
@@ -263,6 +266,6 @@ int fc_tasks_dispatch(struct fc_conn *c, const struct fc_http_req *req,
     if (req->method_id == FC_HTTP_GET)
         return task_get(c, jobs, svc, fn, id, keep_alive, rid);
     if (req->method_id == FC_HTTP_PUT && id.len > 0)
-        return task_stop(c, id, keep_alive, rid);
+        return task_stop(c, svc, fn, id, keep_alive, rid);
     return -1;
 }

@@ -429,17 +429,12 @@ struct recover {
 /* Decide the fate of one Running job whose lease is gone (see jobs.h). */
 static void recover_job(struct fc_job *j, struct recover *r) {
     FC_ASSERT(j->state == FC_JOB_RUNNING);
-    j->attempts++;
     j->lease_boot = 0;
     j->lease_until_ms = 0;
     uint64_t age_ms = r->now_ms > j->created_ms ? r->now_ms - j->created_ms : 0;
     if (j->event_age_max_s != 0 && age_ms > (uint64_t)j->event_age_max_s * 1000) {
         j->state = FC_JOB_EXPIRED;
         r->counts.expired++;
-    } else if (j->attempts > j->retries_max) {
-        j->state = FC_JOB_FAILED;
-        j->error = (struct fc_slice){FC_JOBS_RECOVER_ERROR, sizeof(FC_JOBS_RECOVER_ERROR) - 1};
-        r->counts.failed++;
     } else {
         j->state = FC_JOB_ENQUEUED;
         j->due_ms = r->now_ms > j->created_ms ? r->now_ms : j->created_ms;

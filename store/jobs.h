@@ -150,7 +150,6 @@ int fc_jobs_append(struct fc_jobs *s, const struct fc_job *const *jobs, size_t n
 
 struct fc_jobs_recovery {
     uint32_t requeued; /* Running -> Enqueued, due now */
-    uint32_t failed;   /* Running -> Failed: no retries left */
     uint32_t expired;  /* Running -> Expired: older than event_age_max_s */
     uint32_t kept;     /* leases still held by this boot and not yet expired */
     uint32_t corrupt;  /* Running entries whose record does not decode: left as they are */
@@ -158,13 +157,13 @@ struct fc_jobs_recovery {
 
 /* Crash recovery, at start (and usable periodically as a lease sweep). Every
  * Running job whose lease_boot != boot_id, or whose lease_until_ms <= now_ms,
- * lost its attempt: that attempt COUNTS (attempts += 1; at-least-once
- * delivery with bounded retries — a job that kills fcd every time stops after
- * retries_max + 1 attempts). The job then goes to Expired if older than its
- * event age, to Failed (error FC_JOBS_RECOVER_ERROR) if attempts >
- * retries_max, else back to Enqueued with due_ms = now_ms; the lease is
- * cleared and an event recorded. One write txn. Returns 0 and fills *out, or
- * -errno as fc_jobs_apply (nothing changed). Writer thread. */
+ * lost its attempt to fcd's death, not to the function: the attempt does NOT
+ * count (a job queued behind a busy instance is "Running" too, and must not
+ * burn its last retry because fcd died). The job goes to Expired if older
+ * than its event age, else back to Enqueued with due_ms = now_ms; the lease
+ * is cleared and an event recorded. At-least-once: the interrupted attempt
+ * may have run. One write txn. Returns 0 and fills *out, or -errno as
+ * fc_jobs_apply (nothing changed). Writer thread. */
 int fc_jobs_recover(struct fc_jobs *s, uint64_t boot_id, uint64_t now_ms,
                     struct fc_jobs_recovery *out);
 
