@@ -330,27 +330,36 @@ static void stored_enqueued(struct fc_async *a, const struct fc_job *job) {
 
 /* ---- requests from io threads ---------------------------------------------------- */
 
-static void on_submit(struct fc_async *a, struct fc_async_req *req) {
+/* Append a new Enqueued job of fn to the batch. id, content_type and payload
+ * are borrowed until the commit. Returns its pending op. */
+static struct pending *append_job(struct fc_async *a, const char *id,
+                                  const struct fc_function *fn, const char *content_type,
+                                  struct fc_slice payload, uint32_t delay_s) {
     op_room(a);
     struct pending *p = op_add(a, FC_JOBS_OP_APPEND, 0, NULL);
-    p->req = req;
     uint64_t now = wall_ms();
-    const struct fc_function *fn = req->fn;
-    struct fc_job *j = &p->job;
-    *j = (struct fc_job){
-        .request_id = cstr(req->id),
+    p->job = (struct fc_job){
+        .request_id = cstr(id),
         .service = cstr(fn->service),
         .function = cstr(fn->name),
         .state = FC_JOB_ENQUEUED,
-        .stateful = req->stateful,
         .created_ms = now,
-        .due_ms = now + (uint64_t)req->delay_s * 1000,
+        .due_ms = now + (uint64_t)delay_s * 1000,
         .retries_max = fn->async_retries,
         .event_age_max_s = fn->async_max_age_s,
-        .content_type = cstr(req->content_type),
-        .payload = {req->payload.data, (uint32_t)req->payload.len},
+        .content_type = cstr(content_type),
+        .payload = payload,
     };
-    fc_job_event_push(j, FC_JOB_ENQUEUED, now, NULL, 0);
+    fc_job_event_push(&p->job, FC_JOB_ENQUEUED, now, NULL, 0);
+    return p;
+}
+
+static void on_submit(struct fc_async *a, struct fc_async_req *req) {
+    struct fc_slice payload = {req->payload.data, (uint32_t)req->payload.len};
+    struct pending *p =
+        append_job(a, req->id, req->fn, req->content_type, payload, req->delay_s);
+    p->req = req;
+    p->job.stateful = req->stateful;
 }
 
 /* Is job j the path's function's (req->scope "service/function")? */
@@ -551,23 +560,9 @@ static void destination(struct fc_async *a, struct loaded *l, const char *error)
     fc_reqid_next(&a->ids, l->dest_id);
     snprintf(l->dest_type, sizeof(l->dest_type), "application/json; fcd-destination-depth=%u",
              depth + 1);
-    op_room(a);
-    struct pending *p = op_add(a, FC_JOBS_OP_APPEND, 0, NULL);
-    p->new_job = true;
-    uint64_t now = wall_ms();
-    p->job = (struct fc_job){
-        .request_id = cstr(l->dest_id),
-        .service = cstr(dest->service),
-        .function = cstr(dest->name),
-        .state = FC_JOB_ENQUEUED,
-        .created_ms = now,
-        .due_ms = now,
-        .retries_max = dest->async_retries,
-        .event_age_max_s = dest->async_max_age_s,
-        .content_type = cstr(l->dest_type),
-        .payload = {l->dest_event.data, (uint32_t)l->dest_event.len},
-    };
-    fc_job_event_push(&p->job, FC_JOB_ENQUEUED, now, NULL, 0);
+    append_job(a, l->dest_id, dest, l->dest_type,
+               (struct fc_slice){l->dest_event.data, (uint32_t)l->dest_event.len}, 0)
+        ->new_job = true;
     j->destination_status = cstr("Succeeded");
 }
 
@@ -700,23 +695,9 @@ static void timer_fire_cb(struct fc_wheel_entry *e) {
     fc_reqid_next(&a->ids, tm->id);
     fc_buf_printf(&tm->event, "{\"triggerTime\":\"%s\",\"triggerName\":\"%s\",\"payload\":\"%s\"}",
                   when, name, payload);
-    op_room(a);
-    struct pending *p = op_add(a, FC_JOBS_OP_APPEND, 0, NULL);
-    p->new_job = true;
-    uint64_t now = wall_ms();
-    p->job = (struct fc_job){
-        .request_id = cstr(tm->id),
-        .service = cstr(tm->fn->service),
-        .function = cstr(tm->fn->name),
-        .state = FC_JOB_ENQUEUED,
-        .created_ms = now,
-        .due_ms = now,
-        .retries_max = tm->fn->async_retries,
-        .event_age_max_s = tm->fn->async_max_age_s,
-        .content_type = cstr("application/json"),
-        .payload = {tm->event.data, (uint32_t)tm->event.len},
-    };
-    fc_job_event_push(&p->job, FC_JOB_ENQUEUED, now, NULL, 0);
+    append_job(a, tm->id, tm->fn, "application/json",
+               (struct fc_slice){tm->event.data, (uint32_t)tm->event.len}, 0)
+        ->new_job = true;
     timer_arm(a, tm, tm->next_s);
 }
 

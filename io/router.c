@@ -11,8 +11,7 @@ static int slice_eq(struct fc_slice s, const char *lit) {
     return s.len == n && memcmp(s.ptr, lit, n) == 0;
 }
 
-/* Next '/'-separated segment of [*p, end); advances *p past it. */
-static struct fc_slice next_segment(const char **p, const char *end) {
+struct fc_slice fc_route_segment(const char **p, const char *end) {
     const char *start = *p;
     while (*p < end && **p != '/')
         (*p)++;
@@ -34,12 +33,12 @@ static void split_qualifier(struct fc_slice s, struct fc_route *out) {
 
 /* "/proxy/{s}[.{q}]/{f}[/path]" after the version. */
 static enum fc_route_kind match_proxy(const char *p, const char *end, struct fc_route *out) {
-    struct fc_slice svc = next_segment(&p, end);
+    struct fc_slice svc = fc_route_segment(&p, end);
     if (svc.len == 0)
         return FC_ROUTE_NONE;
     split_qualifier(svc, out);
     const char *fn_start = p;
-    out->function = next_segment(&p, end);
+    out->function = fc_route_segment(&p, end);
     if (out->function.len == 0)
         return FC_ROUTE_NONE;
     const char *rest = fn_start + out->function.len;
@@ -49,14 +48,14 @@ static enum fc_route_kind match_proxy(const char *p, const char *end, struct fc_
 
 /* "/services/{s}[.{q}]/functions/{f}/invocations" after the version. */
 static int match_invoke(const char *p, const char *end, struct fc_route *out) {
-    struct fc_slice seg = next_segment(&p, end);
+    struct fc_slice seg = fc_route_segment(&p, end);
     if (!slice_eq(seg, "services"))
         return 0;
-    struct fc_slice svc = next_segment(&p, end);
-    if (svc.len == 0 || !slice_eq(next_segment(&p, end), "functions"))
+    struct fc_slice svc = fc_route_segment(&p, end);
+    if (svc.len == 0 || !slice_eq(fc_route_segment(&p, end), "functions"))
         return 0;
-    struct fc_slice fn = next_segment(&p, end);
-    if (fn.len == 0 || !slice_eq(next_segment(&p, end), "invocations") || p != end ||
+    struct fc_slice fn = fc_route_segment(&p, end);
+    if (fn.len == 0 || !slice_eq(fc_route_segment(&p, end), "invocations") || p != end ||
         end[-1] == '/')
         return 0;
     split_qualifier(svc, out);
@@ -90,7 +89,7 @@ enum fc_route_kind fc_route_match(enum fc_http_method method, const char *target
     if (end - target < 1 + API_VERSION_LEN || target[0] != '/')
         return FC_ROUTE_NONE;
     const char *p = target + 1;
-    out->version = next_segment(&p, end);
+    out->version = fc_route_segment(&p, end);
     if (!slice_eq(out->version, api_versions[0]) && !slice_eq(out->version, api_versions[1]))
         return out->kind = FC_ROUTE_NONE;
     const char *after_version = p;

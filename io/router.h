@@ -29,6 +29,10 @@ struct fc_route {
     struct fc_slice query; /* after '?', without it; may be empty */
 };
 
+/* The next '/'-separated segment of [*p, end); advances *p past it and its
+ * slash. For the routers of sub-paths (io/tasks.c). */
+struct fc_slice fc_route_segment(const char **p, const char *end);
+
 /* Classify target[0..len) for method. Returns the route kind (also stored in
  * out->kind). Names are taken raw (no percent-decoding): FC names are
  * [A-Za-z0-9_-] only, so a name holding '%' is simply not found. */

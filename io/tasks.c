@@ -26,33 +26,22 @@ static bool slice_is(struct fc_slice s, const char *lit) {
     return s.len == strlen(lit) && memcmp(s.ptr, lit, s.len) == 0;
 }
 
-/* Next '/'-separated segment. */
-static struct fc_slice segment(const char **p, const char *end) {
-    const char *start = *p;
-    while (*p < end && **p != '/')
-        (*p)++;
-    struct fc_slice s = {start, (uint32_t)(*p - start)};
-    if (*p < end)
-        (*p)++;
-    return s;
-}
-
 /* "services/{s}/functions/{f}/stateful-async-invocations[/{id}]". */
 static bool task_path(struct fc_slice path, struct fc_slice *svc, struct fc_slice *fn,
                       struct fc_slice *id) {
     const char *p = path.ptr, *end = path.ptr + path.len;
-    if (!slice_is(segment(&p, end), "services"))
+    if (!slice_is(fc_route_segment(&p, end), "services"))
         return false;
-    *svc = segment(&p, end);
+    *svc = fc_route_segment(&p, end);
     const char *dot = memchr(svc->ptr, '.', svc->len); /* {s}.{qualifier} */
     if (dot != NULL)
         svc->len = (uint32_t)(dot - svc->ptr);
-    if (svc->len == 0 || !slice_is(segment(&p, end), "functions"))
+    if (svc->len == 0 || !slice_is(fc_route_segment(&p, end), "functions"))
         return false;
-    *fn = segment(&p, end);
-    if (fn->len == 0 || !slice_is(segment(&p, end), "stateful-async-invocations"))
+    *fn = fc_route_segment(&p, end);
+    if (fn->len == 0 || !slice_is(fc_route_segment(&p, end), "stateful-async-invocations"))
         return false;
-    *id = segment(&p, end);
+    *id = fc_route_segment(&p, end);
     return p == end;
 }
 
