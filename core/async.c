@@ -146,7 +146,7 @@ static void wake_io_threads(struct fc_async *a) {
     for (uint32_t i = 0; i < a->sched->io_count - 1; i++) {
         if (a->out_pushed[i]) {
             a->out_pushed[i] = false;
-            fc_sched_io_wake(a->sched, i);
+            fc_sched_io_wake(a->sched, i, &a->ring);
         }
     }
 }
@@ -753,6 +753,7 @@ static void *store_main(void *arg) {
         FC_LOG_ERROR("store thread: io_uring setup failed");
         exit(1); /* async invocations cannot run */
     }
+    fc_sched_io_register(a->sched, a->index, a->wake_fd, &a->ring, &features);
     a->now_ms = mono_ms();
     fc_wheel_init(&a->wheel, a->now_ms);
     if (fc_reqid_init(&a->ids) < 0 || timers_start(a) < 0) {
@@ -782,9 +783,13 @@ static void *store_main(void *arg) {
         }
         struct io_uring_cqe *cqe;
         unsigned head, seen = 0;
-        io_uring_for_each_cqe(&a->ring, head, cqe) seen++;
+        bool woken = false; /* the eventfd read (user_data 1) came back: re-arm it */
+        io_uring_for_each_cqe(&a->ring, head, cqe) {
+            woken |= cqe->user_data == 1;
+            seen++;
+        }
         io_uring_cq_advance(&a->ring, seen);
-        if (seen > 0)
+        if (woken)
             arm_wake(a);
     }
     commit(a);
@@ -827,7 +832,6 @@ int fc_async_start(const struct fc_config *cfg, struct fc_sched *sched, uint32_t
             a->slots[i].next_free = a->free_loaded;
             a->free_loaded = &a->slots[i];
         }
-        fc_sched_io_register(sched, sched_index, a->wake_fd);
         if (getrandom(&a->boot_id, sizeof(a->boot_id), 0) != sizeof(a->boot_id))
             a->boot_id = (uint64_t)getpid() << 32 ^ wall_ms();
         struct fc_jobs_config jc = {.data_dir = cfg->data_dir,
@@ -888,7 +892,7 @@ int fc_async_submit(struct fc_async *a, struct fc_async_req *req) {
     void *item = req;
     if (fc_ring_push_burst(&a->in[req->io_index], &item, 1) != 1)
         return -EAGAIN;
-    fc_sched_io_wake(a->sched, a->index);
+    fc_sched_io_wake(a->sched, a->index, a->sched->io_ring[req->io_index]);
     return 0;
 }
 

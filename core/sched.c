@@ -23,10 +23,12 @@ int fc_sched_start(const struct fc_config *cfg, uint32_t io_count, struct fc_sch
     s->workers = calloc(s->worker_count, sizeof(*s->workers));
     s->rings = aligned_alloc(64, rings * sizeof(*s->rings));
     s->io = aligned_alloc(64, io_count * sizeof(*s->io));
+    s->io_ring = calloc(io_count, sizeof(*s->io_ring));
     s->counters = aligned_alloc(64, (size_t)fns * s->worker_count * sizeof(*s->counters));
     s->instances = calloc(fns, sizeof(*s->instances));
     s->invs = calloc((size_t)io_count * FC_INV_POOL_MAX, sizeof(*s->invs));
-    if (!s->workers || !s->rings || !s->io || !s->counters || !s->instances || !s->invs) {
+    if (!s->workers || !s->rings || !s->io || !s->io_ring || !s->counters || !s->instances ||
+        !s->invs) {
         fc_sched_destroy(s);
         return -ENOMEM;
     }
@@ -34,8 +36,7 @@ int fc_sched_start(const struct fc_config *cfg, uint32_t io_count, struct fc_sch
     for (size_t i = 0; i < rings; i++)
         fc_ring_init(&s->rings[i]);
     for (uint32_t i = 0; i < io_count; i++) {
-        atomic_init(&s->io[i].sleeping, 0);
-        s->io[i].wake_fd = -1;
+        fc_waker_init(&s->io[i], -1);
         for (uint32_t k = 0; k < FC_INV_POOL_MAX; k++) {
             struct fc_invocation *inv = &s->invs[(size_t)i * FC_INV_POOL_MAX + k];
             inv->io_index = (uint16_t)i;
@@ -64,7 +65,7 @@ void fc_sched_stop(struct fc_sched *s) {
     uint64_t one = 1;
     for (uint32_t w = 0; w < s->worker_count; w++) {
         atomic_store(&s->workers[w].stop, true);
-        if (write(s->workers[w].wake_fd, &one, sizeof(one)) < 0)
+        if (write(s->workers[w].waker.efd, &one, sizeof(one)) < 0)
             FC_LOG_WARN("wake worker-%u: %s", w, strerror(errno));
     }
     for (uint32_t w = 0; w < s->worker_count; w++)
@@ -84,6 +85,7 @@ void fc_sched_destroy(struct fc_sched *s) {
     free(s->workers);
     free(s->rings);
     free(s->io);
+    free(s->io_ring);
     free(s->counters);
     free((void *)s->instances);
     free(s->invs);
@@ -123,17 +125,11 @@ struct fc_invocation *fc_sched_invocations(struct fc_sched *s, uint32_t io_index
     return &s->invs[(size_t)io_index * FC_INV_POOL_MAX];
 }
 
-void fc_sched_io_register(struct fc_sched *s, uint32_t io_index, int wake_fd) {
-    s->io[io_index].wake_fd = wake_fd;
-}
-
-/* Wake a worker if it sleeps (fc_sleep_check: after our push). */
-static void wake_worker(struct fc_worker *w) {
-    if (fc_sleep_check(&w->sleeping)) {
-        uint64_t one = 1;
-        if (write(w->wake_fd, &one, sizeof(one)) < 0)
-            FC_LOG_WARN("wake worker-%u: %s", w->index, strerror(errno));
-    }
+void fc_sched_io_register(struct fc_sched *s, uint32_t io_index, int wake_fd,
+                          struct io_uring *ring, const struct fc_uring_features *features) {
+    s->io[io_index].efd = wake_fd;
+    s->io_ring[io_index] = ring;
+    fc_waker_ring(&s->io[io_index], ring, features);
 }
 
 /* Placement, see sched.h: the paired worker if it has room (slots of its
@@ -174,7 +170,7 @@ int fc_sched_submit(struct fc_sched *s, struct fc_invocation *inv) {
                                   1, memory_order_relaxed);
         return -EAGAIN;
     }
-    wake_worker(&s->workers[w]);
+    fc_waker_wake(&s->workers[w].waker, s->io_ring[inv->io_index]);
     return 0;
 }
 
@@ -183,7 +179,7 @@ int fc_sched_cancel(struct fc_sched *s, struct fc_invocation *inv) {
     uint32_t w = inv->worker_index; /* a stale notice is ignored there (worker.c) */
     if (fc_ring_push_burst(fc_sched_ring(s, inv->io_index, w, 0), &notice, 1) != 1)
         return -EAGAIN;
-    wake_worker(&s->workers[w]);
+    fc_waker_wake(&s->workers[w].waker, s->io_ring[inv->io_index]);
     return 0;
 }
 
@@ -210,10 +206,6 @@ void fc_sched_io_awake(struct fc_sched *s, uint32_t io_index) {
     fc_sleep_clear(&s->io[io_index].sleeping);
 }
 
-void fc_sched_io_wake(struct fc_sched *s, uint32_t io_index) {
-    struct fc_io_peer *peer = &s->io[io_index];
-    uint64_t one = 1;
-    if (fc_sleep_check(&peer->sleeping) && peer->wake_fd >= 0 &&
-        write(peer->wake_fd, &one, sizeof(one)) < 0)
-        FC_LOG_WARN("wake io-%u: %s", io_index, strerror(errno));
+void fc_sched_io_wake(struct fc_sched *s, uint32_t io_index, struct io_uring *from) {
+    fc_waker_wake(&s->io[io_index], from);
 }

@@ -26,6 +26,7 @@
 
 #include "core/config.h"
 #include "core/invocation.h"
+#include "core/uring.h"
 
 struct fc_sched;
 
@@ -49,9 +50,12 @@ int fc_sched_pin(const struct fc_config *cfg, uint32_t index);
 
 /* ---- io thread side (io_index = the calling io thread) ---- */
 
-/* Tell the scheduler which eventfd wakes io thread io_index. Before the
- * first submit; the io thread keeps a read armed on it. */
-void fc_sched_io_register(struct fc_sched *s, uint32_t io_index, int wake_fd);
+/* Tell the scheduler how to wake io thread io_index: its eventfd (it keeps
+ * a read armed on it) and its ring (for MSG_RING wake-ups, which it reports
+ * as CQEs with user_data FC_URING_WAKE_MSG; also the ring its own wake-ups
+ * of workers are sent from). On the io thread, before its first submit. */
+void fc_sched_io_register(struct fc_sched *s, uint32_t io_index, int wake_fd,
+                          struct io_uring *ring, const struct fc_uring_features *features);
 
 /* Io thread io_index's FC_INV_POOL_MAX invocations (core/worker.h), each
  * with io_index and pool_index set. The io thread keeps its own free list. */
@@ -81,7 +85,8 @@ bool fc_sched_io_may_sleep(struct fc_sched *s, uint32_t io_index);
 void fc_sched_io_awake(struct fc_sched *s, uint32_t io_index);
 
 /* Wake io thread io_index if it sleeps: for other producers of its rings
- * (the store thread's acks). Call after pushing. Any thread. */
-void fc_sched_io_wake(struct fc_sched *s, uint32_t io_index);
+ * (workers, the store thread). Call after pushing. `from` is the caller's
+ * own ring (the wake-up rides on its next submit) or NULL (eventfd). */
+void fc_sched_io_wake(struct fc_sched *s, uint32_t io_index, struct io_uring *from);
 
 #endif

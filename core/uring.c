@@ -1,11 +1,14 @@
 /* uring.c — see uring.h. */
 #include "core/uring.h"
 
+#include "core/ring.h"
+
 #include "core/assert.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 int fc_uring_init(struct io_uring *ring, unsigned entries, struct fc_uring_features *out) {
     static const unsigned flag_sets[] = {
@@ -36,6 +39,7 @@ int fc_uring_init(struct io_uring *ring, unsigned entries, struct fc_uring_featu
         bool ms = io_uring_opcode_supported(probe, IORING_OP_SOCKET);
         out->accept_multishot = ms;
         out->recv_multishot = ms;
+        out->msg_ring = io_uring_opcode_supported(probe, IORING_OP_MSG_RING);
         io_uring_free_probe(probe);
     }
     return 0;
@@ -104,4 +108,33 @@ int fc_uring_wait(struct io_uring *ring, uint64_t now_ms, uint64_t until_ms) {
     struct io_uring_cqe *cqe;
     int rc = io_uring_submit_and_wait_timeout(ring, &cqe, 1, tsp, NULL);
     return rc >= 0 || rc == -ETIME || rc == -EINTR || rc == -EBUSY ? 0 : rc;
+}
+
+void fc_waker_init(struct fc_waker *w, int efd) {
+    atomic_init(&w->sleeping, 0);
+    atomic_init(&w->ring_fd, -1);
+    w->efd = efd;
+}
+
+void fc_waker_ring(struct fc_waker *w, const struct io_uring *ring,
+                   const struct fc_uring_features *f) {
+    /* Release: a producer that reads the fd may use it at once. */
+    atomic_store_explicit(&w->ring_fd, f->msg_ring ? ring->ring_fd : -1, memory_order_release);
+}
+
+void fc_waker_wake(struct fc_waker *w, struct io_uring *from) {
+    if (!fc_sleep_check(&w->sleeping))
+        return;
+    int ring_fd = atomic_load_explicit(&w->ring_fd, memory_order_acquire);
+    if (from != NULL && ring_fd >= 0) {
+        struct io_uring_sqe *sqe = fc_uring_sqe(from);
+        io_uring_prep_msg_ring(sqe, ring_fd, 0, FC_URING_WAKE_MSG, 0);
+        /* A failure posts a CQE on our ring with this user_data: ignored too. */
+        io_uring_sqe_set_data64(sqe, FC_URING_WAKE_MSG);
+        sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+        return;
+    }
+    uint64_t one = 1;
+    if (write(w->efd, &one, sizeof(one)) < 0)
+        return; /* the counter is full: the sleeper has a wake-up pending anyway */
 }

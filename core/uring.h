@@ -11,6 +11,7 @@
 #define FC_URING_H
 
 #include <liburing.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -19,6 +20,7 @@ struct fc_uring_features {
     bool coop_taskrun;   /* IORING_SETUP_COOP_TASKRUN */
     bool recv_multishot; /* IORING_RECV_MULTISHOT + provided buffer rings */
     bool accept_multishot;
+    bool msg_ring; /* IORING_OP_MSG_RING (5.18+) */
 };
 
 /* Initialise ring with `entries` SQEs, trying the flag sets above in order.
@@ -60,6 +62,30 @@ void fc_uring_bufs_destroy(struct io_uring *ring, struct fc_uring_bufs *bufs);
  * Returns 0 (completions or the time came) or -errno for a ring that cannot
  * go on. The caller then reaps the CQ. */
 int fc_uring_wait(struct io_uring *ring, uint64_t now_ms, uint64_t until_ms);
+
+/* How other threads wake a thread that sleeps in its io_uring. The sleeper
+ * announces itself on `sleeping` (fc_sleep_announce, core/ring.h) and keeps
+ * a read armed on `efd`. A producer that pushed work and finds the flag set
+ * either queues an IORING_OP_MSG_RING to the sleeper's ring on its own ring
+ * (no syscall of its own: it goes out with the producer's next submit, and
+ * arrives as a CQE with user_data FC_URING_WAKE_MSG) or, without a ring of
+ * its own or kernel support, writes the eventfd (one syscall). */
+struct fc_waker {
+    _Alignas(64) _Atomic uint32_t sleeping;
+    _Atomic int ring_fd; /* the sleeper's ring, once it exists; -1 before */
+    int efd;
+};
+
+#define FC_URING_WAKE_MSG 0 /* user_data of a MSG_RING wake-up: handlers ignore it */
+
+/* efd must be an eventfd owned by the caller. */
+void fc_waker_init(struct fc_waker *w, int efd);
+/* The sleeper publishes its ring (after creating it, on its own thread). */
+void fc_waker_ring(struct fc_waker *w, const struct io_uring *ring,
+                   const struct fc_uring_features *f);
+/* After pushing to w's rings: wake it if it sleeps. `from` is the calling
+ * thread's own ring, or NULL (the eventfd is used). */
+void fc_waker_wake(struct fc_waker *w, struct io_uring *from);
 
 /* Get an SQE, submitting what is queued when the SQ is full. Never NULL:
  * after a submit the SQ has room (the kernel consumed it). */

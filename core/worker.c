@@ -108,7 +108,7 @@ static void wake_io_threads(struct fc_worker *w) {
         if (!w->io_pushed[i])
             continue;
         w->io_pushed[i] = false;
-        fc_sched_io_wake(s, i);
+        fc_sched_io_wake(s, i, &w->ring);
     }
 }
 
@@ -1186,12 +1186,14 @@ static void on_cancel(struct fc_worker *w, uintptr_t notice) {
 
 static void arm_wake(struct fc_worker *w) {
     struct io_uring_sqe *sqe = fc_uring_sqe(&w->ring);
-    io_uring_prep_read(sqe, w->wake_fd, &w->wake_value, sizeof(w->wake_value), 0);
+    io_uring_prep_read(sqe, w->waker.efd, &w->wake_value, sizeof(w->wake_value), 0);
     submit_op(w, sqe, w, W_WAKE);
 }
 
 static void handle_cqe(struct fc_worker *w, const struct io_uring_cqe *cqe) {
     void *ptr = (void *)(uintptr_t)(cqe->user_data & ~(uint64_t)W_OP_MASK);
+    if (cqe->user_data == FC_URING_WAKE_MSG)
+        return; /* a producer's MSG_RING: the loop polls the rings anyway */
     switch ((enum w_op)(cqe->user_data & W_OP_MASK)) {
     case W_WAKE: arm_wake(w); break;
     case W_CONNECT: on_slot_connect(w, ptr, cqe->res); break;
@@ -1279,11 +1281,11 @@ static void worker_loop(struct fc_worker *w) {
         fc_log_flush();
         if (stopping && w->instances_live == 0)
             break;
-        fc_sleep_announce(&w->sleeping);
+        fc_sleep_announce(&w->waker.sleeping);
         /* Work that arrived after drain_submits: just poll. */
         uint64_t until = rings_empty(w) ? fc_wheel_next_ms(&w->wheel) : w->now_ms;
         int rc = fc_uring_wait(&w->ring, w->now_ms, until);
-        fc_sleep_clear(&w->sleeping);
+        fc_sleep_clear(&w->waker.sleeping);
         if (rc < 0) {
             FC_LOG_ERROR("worker io_uring: %s", strerror(-rc));
             break;
@@ -1302,19 +1304,18 @@ static void worker_loop(struct fc_worker *w) {
 int fc_worker_init(struct fc_worker *w, struct fc_sched *s, uint32_t index) {
     w->sched = s;
     w->index = index;
-    w->wake_fd = eventfd(0, EFD_CLOEXEC);
+    fc_waker_init(&w->waker, eventfd(0, EFD_CLOEXEC));
     uint32_t fns = s->cfg->catalog.count;
     w->pools = calloc(fns ? fns : 1, sizeof(*w->pools));
     w->io_pushed = calloc(s->io_count, sizeof(*w->io_pushed));
     w->held = calloc((size_t)s->io_count * FC_INV_POOL_MAX, sizeof(*w->held));
-    if (w->wake_fd < 0 || !w->pools || !w->io_pushed || !w->held)
+    if (w->waker.efd < 0 || !w->pools || !w->io_pushed || !w->held)
         return -ENOMEM;
     for (uint32_t id = 0; id < fns; id++) {
         w->pools[id].fn = s->cfg->catalog.functions[id];
         w->pools[id].log_fd = -1;
         fc_wheel_entry_init(&w->pools[id].scale_timer, pool_scale_cb);
     }
-    atomic_init(&w->sleeping, 0);
     atomic_init(&w->stop, false);
     return fc_reqid_init(&w->ids);
 }
@@ -1334,6 +1335,7 @@ void *fc_worker_main(void *arg) {
         FC_LOG_ERROR("worker io_uring setup failed: %s", strerror(-rc));
         exit(1); /* the scheduler cannot run with a worker missing */
     }
+    fc_waker_ring(&w->waker, &w->ring, &w->features);
     w->now_ms = mono_us() / 1000;
     fc_wheel_init(&w->wheel, w->now_ms);
     worker_loop(w);
@@ -1348,8 +1350,8 @@ void fc_worker_destroy(struct fc_worker *w) {
             close(w->pools[id].log_fd);
         fc_buf_free(&w->pools[id].log_pending);
     }
-    if (w->wake_fd >= 0)
-        close(w->wake_fd);
+    if (w->waker.efd >= 0)
+        close(w->waker.efd);
     free(w->pools);
     free(w->io_pushed);
     free(w->held);

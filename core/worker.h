@@ -43,18 +43,14 @@ struct fc_counter {
     _Atomic uint32_t load;                  /* submitted, not completed */
 };
 
-struct fc_io_peer {
-    _Alignas(64) _Atomic uint32_t sleeping; /* the io thread is (about to be) asleep */
-    int wake_fd;
-};
-
 struct fc_sched {
     const struct fc_config *cfg;
     uint32_t io_count;
     uint32_t worker_count;
     struct fc_worker *workers;
     struct fc_ring *rings;        /* [2 * (io * worker_count + w) + {0 submit, 1 complete}] */
-    struct fc_io_peer *io;        /* [io_count] */
+    struct fc_waker *io;          /* [io_count]: how to wake io thread i */
+    struct io_uring **io_ring;    /* [io_count]: its ring, for its own wake-ups of others */
     struct fc_counter *counters;  /* [fn * worker_count + w] */
     _Atomic uint32_t *instances;  /* [fn]: instances of fn on all workers */
     struct fc_invocation *invs;   /* [io * FC_INV_POOL_MAX]: never freed while running */
@@ -149,10 +145,9 @@ struct fc_worker {
     struct fc_uring_features features;
     struct fc_wheel wheel;
     uint64_t now_ms;
-    int wake_fd;
     uint64_t wake_value;
-    _Alignas(64) _Atomic uint32_t sleeping; /* shared: see fc_sleep_announce */
-    _Atomic bool stop;                  /* shared: set by the main thread */
+    struct fc_waker waker;  /* shared: producers wake this worker through it */
+    _Atomic bool stop;      /* shared: set by the main thread */
     char _guard[64];
     struct fc_pool *pools; /* [catalog count] */
     uint32_t instances_live;

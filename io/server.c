@@ -141,7 +141,7 @@ static int io_init(struct fc_io *io) {
         return -ENOMEM;
     for (uint32_t i = invs_count; i-- > 0;)
         io->free_invs[io->free_invs_count++] = &invs[i];
-    fc_sched_io_register(io->sched, io->index, io->wake_fd);
+    fc_sched_io_register(io->sched, io->index, io->wake_fd, &io->ring, &io->features);
     io->now_ms = fc_now_us() / 1000;
     fc_wheel_init(&io->wheel, io->now_ms);
     return 0;
@@ -238,6 +238,8 @@ static void on_wake(struct fc_io *io) {
 
 static void handle_cqe(struct fc_io *io, const struct io_uring_cqe *cqe) {
     uint64_t data = cqe->user_data;
+    if (data == FC_URING_WAKE_MSG)
+        return; /* a worker's MSG_RING: the loop polls its rings anyway */
     void *ptr = (void *)(uintptr_t)(data & ~(uint64_t)FC_OP_MASK);
     switch ((enum fc_op)(data & FC_OP_MASK)) {
     case FC_OP_ACCEPT: on_accept(io, cqe->res, cqe->flags); break;
