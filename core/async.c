@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,6 +28,11 @@
 #define THROTTLE_RETRY_MS 1000u
 #define LEASE_SLACK_MS 60000u /* a Running job's lease outlives its timeout by this */
 #define RETRY_LATER_MS 10u    /* no free invocation: try the due job again soon */
+#define HTTP_DEST_TRIES 3u    /* HTTP destination deliveries, 1 s then 2 s apart */
+#define HTTP_DEST_TIMEOUT_MS 5000u
+
+/* Store-thread CQE tags (user_data = loaded pointer | tag). 1 is the eventfd. */
+enum { OP_HTTP_CONNECT = 2, OP_HTTP_SEND, OP_HTTP_RECV };
 
 /* A job loaded from LMDB: due soon, or running. Its decoded record (slices
  * into `rec`) is what the next update rewrites. */
@@ -40,6 +47,15 @@ struct loaded {
     char dest_id[FC_REQID_LEN + 1]; /* the destination job this run's end appends */
     char dest_type[64];
     struct fc_buf dest_event;
+    /* An HTTP destination being delivered (after the final state commits). */
+    bool http_pending;
+    int http_fd;
+    uint32_t http_tries;
+    size_t http_sent;
+    char http_resp[16]; /* "HTTP/1.1 200" is all we read */
+    uint32_t http_resp_len;
+    struct fc_http_url http_url;
+    struct fc_wheel_entry http_timer;
     char error[FC_RECORD_ERROR_BYTES_MAX + 1];
     char detail[FC_RECORD_EVENT_DETAIL_BYTES_MAX + 1];
     struct loaded *next_free;
@@ -163,6 +179,8 @@ static void loaded_schedule(struct fc_async *a, struct loaded *l);
 static void loaded_free(struct fc_async *a, struct loaded *l);
 static void stored_enqueued(struct fc_async *a, const struct fc_job *job);
 static void finish_job(struct fc_async *a, struct loaded *l, int state, const char *error);
+static void http_start(struct fc_async *a, struct loaded *l);
+static void http_done(struct fc_async *a, struct loaded *l, const char *why);
 static bool same_function(struct fc_async *a, const struct fc_job *j);
 
 /* Commit everything gathered this round in one write transaction, then act
@@ -198,7 +216,9 @@ static void commit(struct fc_async *a) {
         p->loaded->in_batch = false;
         if (!p->done)
             continue;
-        if (result == 0 && p->loaded->job.state == FC_JOB_ENQUEUED) {
+        if (result == 0 && p->loaded->http_pending) {
+            http_start(a, p->loaded); /* the final state is durable: deliver */
+        } else if (result == 0 && p->loaded->job.state == FC_JOB_ENQUEUED) {
             /* A retry: the record keeps the last attempt's tail, result and
              * instance; the loaded copy must drop them, they point into the
              * invocation recycled above. */
@@ -531,12 +551,14 @@ static void destination(struct fc_async *a, struct loaded *l, const char *error)
     const char *target = fn == NULL ? "" : ok ? fn->on_success : fn->on_failure;
     if (target[0] == '\0' || j->state == FC_JOB_STOPPED)
         return;
+    bool http = strncmp(target, "http://", 7) == 0;
     const char *slash = strchr(target, '/');
-    const struct fc_function *dest = fc_catalog_find(&a->cfg->catalog, target,
-                                                     (size_t)(slash - target), slash + 1,
-                                                     strlen(slash + 1));
+    const struct fc_function *dest =
+        http ? NULL
+             : fc_catalog_find(&a->cfg->catalog, target, (size_t)(slash - target), slash + 1,
+                               strlen(slash + 1));
     unsigned depth = destination_depth(j);
-    if (dest == NULL || depth >= FC_ASYNC_DESTINATION_DEPTH_MAX) {
+    if (!http && (dest == NULL || depth >= FC_ASYNC_DESTINATION_DEPTH_MAX)) {
         j->destination_status = cstr(dest ? "Skipped: destination chain too deep"
                                           : "Failed: no such destination function");
         return;
@@ -555,6 +577,19 @@ static void destination(struct fc_async *a, struct loaded *l, const char *error)
     if (text == NULL)
         return;
     l->dest_event.len = 0;
+    if (http) { /* POSTed after the final state commits (http_start) */
+        fc_http_url_parse(target, &l->http_url); /* validated with the config */
+        fc_buf_printf(&l->dest_event,
+                      "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+                      "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+                      l->http_url.path, l->http_url.host, strlen(text));
+        fc_buf_append(&l->dest_event, text, strlen(text));
+        free(text);
+        l->http_pending = true;
+        l->http_tries = 0;
+        j->destination_status = cstr("Pending");
+        return;
+    }
     fc_buf_append(&l->dest_event, text, strlen(text));
     free(text);
     fc_reqid_next(&a->ids, l->dest_id);
@@ -665,6 +700,84 @@ static void drain_completions(struct fc_async *a) {
     while ((n = fc_sched_poll(a->sched, a->index, done, 64)) > 0)
         for (uint32_t i = 0; i < n; i++)
             on_completion(a, done[i]);
+}
+
+/* ---- HTTP destinations -------------------------------------------------------------- */
+
+/* One delivery attempt: connect, send the POST, read the status line; the
+ * loaded job stays until it is recorded (destination_status) or given up. */
+static void http_start(struct fc_async *a, struct loaded *l) {
+    l->http_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    l->http_sent = l->http_resp_len = 0;
+    l->http_tries++;
+    if (l->http_fd < 0) {
+        http_done(a, l, "cannot create a socket");
+        return;
+    }
+    struct io_uring_sqe *sqe = fc_uring_sqe(&a->ring);
+    io_uring_prep_connect(sqe, l->http_fd, (struct sockaddr *)&l->http_url.addr,
+                          sizeof(l->http_url.addr));
+    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)l | OP_HTTP_CONNECT);
+    fc_wheel_link(&a->wheel, &l->http_timer, mono_ms() + HTTP_DEST_TIMEOUT_MS);
+}
+
+static void http_retry_cb(struct fc_wheel_entry *e) {
+    struct loaded *l = (struct loaded *)((char *)e - offsetof(struct loaded, http_timer));
+    if (l->http_fd >= 0) { /* the attempt timed out: shutdown completes its op */
+        shutdown(l->http_fd, SHUT_RDWR);
+        return;
+    }
+    http_start(self, l);
+}
+
+/* An attempt ended: ok (why == NULL), retry later, or record the failure. */
+static void http_done(struct fc_async *a, struct loaded *l, const char *why) {
+    fc_wheel_unlink(&l->http_timer);
+    if (l->http_fd >= 0)
+        close(l->http_fd);
+    l->http_fd = -1;
+    if (why != NULL && l->http_tries < HTTP_DEST_TRIES) {
+        fc_wheel_link(&a->wheel, &l->http_timer,
+                      mono_ms() + ((uint64_t)BACKOFF_FIRST_MS << (l->http_tries - 1)));
+        return;
+    }
+    if (why != NULL)
+        FC_LOG_WARN("async job %.*s: HTTP destination failed: %s", (int)l->job.request_id.len,
+                    l->job.request_id.ptr, why);
+    snprintf(l->detail, sizeof(l->detail), "Failed: %s", why ? why : "");
+    l->job.destination_status = cstr(why ? l->detail : "Succeeded");
+    l->http_pending = false;
+    op_room(a);
+    struct pending *p = op_add(a, FC_JOBS_OP_UPDATE, 0, &l->job);
+    p->loaded = l;
+    p->done = true; /* freed once recorded */
+    l->in_batch = true;
+}
+
+static void http_cqe(struct fc_async *a, struct loaded *l, unsigned op, int res) {
+    if (res < 0 || (op == OP_HTTP_RECV && res == 0 && l->http_resp_len < 12)) {
+        http_done(a, l, res < 0 ? strerror(-res) : "no response");
+        return;
+    }
+    if (op == OP_HTTP_SEND)
+        l->http_sent += (size_t)res;
+    if (op == OP_HTTP_RECV)
+        l->http_resp_len += (uint32_t)res;
+    if (l->http_resp_len >= 12) { /* "HTTP/1.1 200": all we need */
+        bool ok = memcmp(l->http_resp, "HTTP/1.", 7) == 0 && l->http_resp[9] == '2';
+        http_done(a, l, ok ? NULL : "the endpoint did not answer 2xx");
+        return;
+    }
+    struct io_uring_sqe *sqe = fc_uring_sqe(&a->ring);
+    if (op != OP_HTTP_RECV && l->http_sent < l->dest_event.len) {
+        io_uring_prep_send(sqe, l->http_fd, l->dest_event.data + l->http_sent,
+                           l->dest_event.len - l->http_sent, MSG_NOSIGNAL);
+        io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)l | OP_HTTP_SEND);
+    } else {
+        io_uring_prep_recv(sqe, l->http_fd, l->http_resp + l->http_resp_len,
+                           sizeof(l->http_resp) - l->http_resp_len, 0);
+        io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)l | OP_HTTP_RECV);
+    }
 }
 
 /* ---- timer triggers ---------------------------------------------------------------- */
@@ -785,7 +898,10 @@ static void *store_main(void *arg) {
         unsigned head, seen = 0;
         bool woken = false; /* the eventfd read (user_data 1) came back: re-arm it */
         io_uring_for_each_cqe(&a->ring, head, cqe) {
-            woken |= cqe->user_data == 1;
+            uint64_t data = cqe->user_data;
+            woken |= data == 1;
+            if (data > 1)
+                http_cqe(a, (struct loaded *)(uintptr_t)(data & ~(uint64_t)7), data & 7, cqe->res);
             seen++;
         }
         io_uring_cq_advance(&a->ring, seen);
@@ -829,6 +945,8 @@ int fc_async_start(const struct fc_config *cfg, struct fc_sched *sched, uint32_t
             a->free_invs[a->free_invs_count++] = &invs[i];
         for (uint32_t i = FC_ASYNC_RUNNING_MAX; i-- > 0;) {
             fc_wheel_entry_init(&a->slots[i].timer, due_fire_cb);
+            fc_wheel_entry_init(&a->slots[i].http_timer, http_retry_cb);
+            a->slots[i].http_fd = -1;
             a->slots[i].next_free = a->free_loaded;
             a->free_loaded = &a->slots[i];
         }

@@ -1,6 +1,7 @@
 /* registry.c — see registry.h. */
 #include "core/registry.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -19,6 +20,39 @@ __attribute__((format(printf, 2, 3))) static int fail(char *err, const char *fmt
     vsnprintf(err, FC_ERR_BYTES, fmt, ap);
     va_end(ap);
     return -EINVAL;
+}
+
+int fc_http_url_parse(const char *text, struct fc_http_url *out) {
+    memset(out, 0, sizeof(*out));
+    if (strncmp(text, "http://", 7) != 0)
+        return -EINVAL;
+    const char *host = text + 7, *slash = strchr(host, '/');
+    size_t hlen = slash ? (size_t)(slash - host) : strlen(host);
+    if (hlen == 0 || hlen >= sizeof(out->host))
+        return -EINVAL;
+    memcpy(out->host, host, hlen);
+    char ip[64];
+    snprintf(ip, sizeof(ip), "%s", out->host);
+    unsigned long port = 80;
+    char *colon = strchr(ip, ':');
+    if (colon != NULL) {
+        char *end;
+        *colon = '\0';
+        port = strtoul(colon + 1, &end, 10);
+        if (*end != '\0' || port == 0 || port > 65535)
+            return -EINVAL;
+    }
+    if (strcmp(ip, "localhost") == 0)
+        snprintf(ip, sizeof(ip), "127.0.0.1");
+    out->addr.sin_family = AF_INET;
+    out->addr.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, ip, &out->addr.sin_addr) != 1)
+        return -EINVAL;
+    out->path = slash ? slash : "/";
+    for (const char *c = out->path; *c; c++)
+        if (*c <= ' ' || *c >= 0x7f) /* it goes into a request line as it is */
+            return -EINVAL;
+    return 0;
 }
 
 bool fc_name_valid(const char *name, size_t len, size_t max) {
@@ -202,6 +236,14 @@ static int destination(json_t *v, char out[FC_SERVICE_NAME_MAX + FC_FUNCTION_NAM
     const char *s = json_string_value(v), *svc, *fn;
     if (s == NULL)
         return -EINVAL;
+    if (strncmp(s, "http://", 7) == 0) { /* an HTTP endpoint: http://IPv4[:port]/path */
+        struct fc_http_url url;
+        if (strlen(s) >= FC_SERVICE_NAME_MAX + FC_FUNCTION_NAME_MAX + 2 ||
+            fc_http_url_parse(s, &url) < 0)
+            return -EINVAL;
+        snprintf(out, FC_SERVICE_NAME_MAX + FC_FUNCTION_NAME_MAX + 2, "%s", s);
+        return 0;
+    }
     const char *at = strstr(s, ":services/");
     if (strncmp(s, "acs:fc:", 7) == 0 && at != NULL) {
         svc = at + 10;

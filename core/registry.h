@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
 
 #include "core/cron.h"
 
@@ -70,7 +71,7 @@ struct fc_function {
     bool async_stateful;                  /* statefulInvocation: every async call is a task */
     /* Async destinations: another function, as "service/function" (from an
      * ARN acs:fc:<region>:<account>:services/<s>[.<q>]/functions/<f> or the
-     * short form); "" = none. */
+     * short form), or an HTTP endpoint "http://IPv4[:port]/path"; "" = none. */
     char on_success[FC_SERVICE_NAME_MAX + FC_FUNCTION_NAME_MAX + 2];
     char on_failure[FC_SERVICE_NAME_MAX + FC_FUNCTION_NAME_MAX + 2];
     struct fc_timer timers[FC_TIMERS_MAX];
@@ -113,6 +114,16 @@ const struct fc_function *fc_catalog_find(const struct fc_catalog *cat, const ch
 bool fc_catalog_has_service(const struct fc_catalog *cat, const char *service, size_t len);
 
 void fc_catalog_free(struct fc_catalog *cat);
+
+/* A parsed "http://a.b.c.d[:port]/path" (no DNS: endpoints are addresses). */
+struct fc_http_url {
+    struct sockaddr_in addr;
+    char host[64]; /* for the Host header */
+    const char *path; /* into the parsed text, "/" at least */
+};
+
+/* Parse text into *out (out->path points into text). Returns 0 or -EINVAL. */
+int fc_http_url_parse(const char *text, struct fc_http_url *out);
 
 /* FC's name rule: letters, digits, '_' and '-', not starting with a digit or
  * '-', 1..max bytes. */

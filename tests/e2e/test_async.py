@@ -865,3 +865,87 @@ def test_http_trigger_methods():
         assert got == {"GET": 403, "HEAD": 403, "POST": 200, "PUT": 200, "DELETE": 403,
                        "PUT async": 202}, got
         assert f.stop() == 0
+
+
+def _hook_server(fail_paths=()):
+    """A local HTTP endpoint that records POSTs; answers 500 on fail_paths."""
+    import http.server
+    got = []
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            n = int(self.headers.get("content-length", 0))
+            got.append((self.path, json.loads(self.rfile.read(n))))
+            code = 500 if self.path in fail_paths else 200
+            self.send_response(code)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.HTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv, got
+
+
+def test_async_destinations_function_and_http():
+    """on_success to another function gets FC's callback payload; on_failure
+    to a local HTTP endpoint is POSTed once; an endpoint that always answers
+    500 is tried 3 times and the task's destinationStatus records the
+    failure."""
+    srv, got = _hook_server(fail_paths=("/down",))
+    port = srv.server_address[1]
+    cfg = config({
+        "a": {"async": {"max_retries": 0, "on_success": "svc/sink",
+                        "on_failure": "http://127.0.0.1:%d/hook" % port}},
+        "b": {"async": {"max_retries": 0, "on_failure": "http://127.0.0.1:%d/down" % port}},
+        "sink": {},
+    })
+    try:
+        with Fcd(config=cfg) as f:
+            ok = async_invoke(f, "a", b"fine", "svc",
+                              headers=[("x-fc-stateful-async-invocation-id", "ok_a")])
+            bad = async_invoke(f, "a", b"fail", "svc",
+                               headers=[("x-fc-stateful-async-invocation-id", "bad_a")])
+            down = async_invoke(f, "b", b"fail", "svc",
+                                headers=[("x-fc-stateful-async-invocation-id", "bad_b")])
+            assert ok[0] == bad[0] == down[0] == 202
+            doc = wait_task(f, "a", "ok_a", FINAL, 10, "svc")
+            assert doc["status"] == "Succeeded", doc
+            # The sink ran once with the envelope naming the source.
+            deadline = time.monotonic() + 10 * SLOW
+            sink = []
+            while time.monotonic() < deadline and not sink:
+                r = request(f, b"GET /2016-08-15/services/svc/functions/sink/"
+                               b"stateful-async-invocations HTTP/1.1\r\nHost: x\r\n\r\n")
+                sink = json.loads(r[2]).get("invocations", [])
+                sink = [t for t in sink if t["status"] == "Succeeded"]
+                time.sleep(0.1)
+            assert len(sink) == 1, sink
+            env = json.loads(sink[0]["returnPayload"][len("hello, "):])
+            assert env["requestContext"]["requestId"] == "ok_a", env
+            assert env["requestPayload"] == "fine" and env["responsePayload"] == "hello, fine"
+            # The HTTP endpoint got the failure envelope; the record says so.
+            deadline = time.monotonic() + 10 * SLOW
+            while time.monotonic() < deadline:
+                doc = wait_task(f, "a", "bad_a", FINAL, 10, "svc")
+                if doc["destinationStatus"] == "Succeeded":
+                    break
+                time.sleep(0.1)
+            assert doc["status"] == "Failed" and doc["destinationStatus"] == "Succeeded", doc
+            hooks = [b for p, b in got if p == "/hook"]
+            assert len(hooks) == 1 and hooks[0]["requestContext"]["requestId"] == "bad_a"
+            assert hooks[0]["responseContext"]["functionError"] == "UnhandledInvocationError"
+            # An endpoint that keeps failing: 3 tries, then the status says it.
+            deadline = time.monotonic() + 15 * SLOW
+            while time.monotonic() < deadline:
+                doc = wait_task(f, "b", "bad_b", FINAL, 10, "svc")
+                if doc["destinationStatus"].startswith("Failed"):
+                    break
+                time.sleep(0.2)
+            assert doc["destinationStatus"].startswith("Failed"), doc
+            assert len([p for p, _ in got if p == "/down"]) == 3, got
+            assert f.stop() == 0
+    finally:
+        srv.shutdown()
