@@ -394,20 +394,25 @@ static bool resp_header_dropped(const struct fc_http_header *h) {
 
 /* The x-fc-* headers of every invocation response (CONTRACT.md §2.2). */
 static int invocation_headers(struct fc_buf *b, const struct fc_invocation *inv) {
-    int rc = fc_buf_printf(b,
-                           "x-fc-invocation-duration: %llu\r\n"
-                           "x-fc-max-memory-usage: %.2f\r\n"
-                           "x-fc-invocation-service-version: LATEST\r\n",
-                           (unsigned long long)(inv->duration_us + 999) / 1000,
-                           inv->max_memory_kb / 1024.0);
+    /* MB with two decimals, rounded ("100.26"), without printf's float path. */
+    uint64_t centi = ((uint64_t)inv->max_memory_kb * 100 + 512) / 1024;
+    char mb[32];
+    int mb_len = snprintf(mb, sizeof(mb), "%llu.%02llu", (unsigned long long)(centi / 100),
+                          (unsigned long long)(centi % 100));
+    int rc = fc_buf_header_u64(b, "x-fc-invocation-duration", (inv->duration_us + 999) / 1000);
+    if (rc == 0)
+        rc = fc_buf_header(b, "x-fc-max-memory-usage", 21, mb, (size_t)mb_len);
+    if (rc == 0)
+        rc = fc_buf_header(b, "x-fc-invocation-service-version", 31, "LATEST", 6);
     if (rc == 0 && inv->instance_id[0])
-        rc = fc_buf_printf(b, "x-fc-instance-id: %s\r\n", inv->instance_id);
+        rc = fc_buf_header(b, "x-fc-instance-id", 16, inv->instance_id,
+                           strlen(inv->instance_id));
     if (rc == 0 && inv->want_log_tail && inv->log_tail.len > 0) {
-        rc = fc_buf_printf(b, "x-fc-log-result: ");
+        rc = fc_buf_append(b, "x-fc-log-result: ", 17);
         if (rc == 0)
             rc = fc_buf_base64(b, inv->log_tail.data, inv->log_tail.len);
         if (rc == 0)
-            rc = fc_buf_printf(b, "\r\n");
+            rc = fc_buf_append(b, "\r\n", 2);
     }
     return rc;
 }
