@@ -143,7 +143,8 @@ static void inv_finish(struct fc_worker *w, struct fc_invocation *inv, enum fc_i
     if (inv->duration_us == 0) /* else measured when the response ended */
         inv->duration_us = mono_us() - inv->start_us;
     if (proc != NULL) {
-        inv->max_memory_kb = fc_instance_peak_kb(proc);
+        if (proc->pid > 0) /* else reaped: keep what was measured before */
+            inv->max_memory_kb = fc_instance_peak_kb(proc);
         snprintf(inv->instance_id, sizeof(inv->instance_id), "%s", proc->id);
     }
     if (inv->want_log_tail)
@@ -353,10 +354,14 @@ static void on_log(struct fc_worker *w, struct fc_instance *inst, int res) {
     }
     if (res > 0 && !inst->reaped) {
         log_arm(w, inst);
-    } else if (inst->loglen > 0) { /* EOF: the last unterminated line */
+        return;
+    }
+    if (inst->loglen > 0) { /* EOF: the last unterminated line */
         log_line(w, inst, inst->logbuf, inst->loglen);
         inst->loglen = 0;
     }
+    while (inst->tail_waiters != NULL) /* every line is in: their tails are whole */
+        tail_waiter_finish(w, inst, inst->tail_waiters);
 }
 
 /* ---- slots: connections to an instance ---------------------------------------- */
@@ -936,8 +941,8 @@ static void on_pidfd(struct fc_worker *w, struct fc_instance *inst) {
                  oom ? "out of memory" : WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "exited");
         inv_finish(w, inv, FC_INV_CRASHED, NULL);
     }
-    while (inst->tail_waiters != NULL)
-        tail_waiter_finish(w, inst, inst->tail_waiters);
+    /* Tail waiters finish when the output pipe ends (on_log) or on their
+     * timers: the pipe may still hold their last lines. */
     /* Relaxed: the count only bounds how many instances may start. */
     atomic_fetch_sub_explicit(&w->sched->instances[fn->id], 1, memory_order_relaxed);
     FC_LOG_DEBUG("instance %s of %s/%s ended (status %d%s)", inst->proc.id, fn->service, fn->name,
@@ -1071,9 +1076,24 @@ static void inv_abort_running(struct fc_worker *w, struct fc_invocation *inv,
     if (inst->pool->fn->concurrency == 1 || r == FC_INV_TIMEOUT || r == FC_INV_CRASHED) {
         instance_withdraw(w, inst);
         inst->state = FC_INST_DEAD;
+        inst->busy--;
+        if (inv->want_log_tail && r != FC_INV_CANCELLED) {
+            /* Its last lines may still be in the pipe: answer when the pipe
+             * ends (the kill closes it) or after FC_END_LINE_WAIT_MS. */
+            inv->result = r;
+            inv->duration_us = mono_us() - inv->start_us;
+            inv->max_memory_kb = fc_instance_peak_kb(&inst->proc);
+            inv->next = inst->tail_waiters;
+            inst->tail_waiters = inv;
+            inv->tail_inst = inst;
+            inv->awaiting_end_line = true;
+            fc_wheel_unlink(&inv->timer);
+            fc_wheel_link(&w->wheel, &inv->timer, w->now_ms + FC_END_LINE_WAIT_MS);
+            instance_kill(inst);
+            return;
+        }
         instance_kill(inst); /* the pidfd completes the cleanup */
         inv_finish(w, inv, r, &inst->proc);
-        inst->busy--;
         return;
     }
     slot->reused = false;
