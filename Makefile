@@ -49,7 +49,7 @@ UNIT     = $(BUILD)/unit-tests
 HELLO    = examples/hello-c/bootstrap
 BINS     = $(FCD) $(FCSHIM) $(FCRT) $(UNIT) $(HELLO)
 
-.PHONY: all deps run test unit e2e fuzz bench-http bench-sync bench-spawn bench-store bench-ring clean format
+.PHONY: all deps run test test-crash unit e2e fuzz bench-http bench-sync bench-spawn bench-store bench-ring clean format
 all: $(BINS)
 
 # ---- dependencies ---------------------------------------------------------------
@@ -117,6 +117,11 @@ unit: all
 
 e2e: all
 	FCD=$(FCD) python3 tests/e2e/run.py
+
+# Crash safety (issue 5): 20 SIGKILLs of fcd while 8 clients submit async
+# jobs into one data dir; fails if any acknowledged job is lost.
+test-crash: all
+	python3 tests/e2e/crash_harness.py --rounds 20 --seed $(or $(SEED),1) --fcd $(FCD)
 
 # ---- fuzzing (clang's libFuzzer) ------------------------------------------------
 FUZZ_TIME ?= 60

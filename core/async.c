@@ -648,6 +648,7 @@ static const char *failure_text(const struct fc_invocation *inv, char *buf, size
     case FC_INV_NOT_STARTED: return "FunctionNotStarted";
     case FC_INV_INIT_FAILED: return "UnhandledInvocationError: initialization failed";
     case FC_INV_BAD_RESPONSE: return "BadResponse";
+    case FC_INV_THROTTLED: return "ResourceExhausted: no instance became free in time";
     default: return "InternalServerError";
     }
 }
@@ -655,6 +656,8 @@ static const char *failure_text(const struct fc_invocation *inv, char *buf, size
 static void on_completion(struct fc_async *a, struct fc_invocation *inv) {
     struct loaded *l = inv->conn;
     FC_ASSERT(l != NULL && l->inv == inv);
+    if (inv->result == FC_INV_REPLACE && fc_sched_submit(a->sched, inv) == 0)
+        return; /* placed again on a worker that has the instances */
     if (l->in_batch)
         commit(a); /* its Running update must be durable before the next one */
     l->inv = NULL;
@@ -669,7 +672,8 @@ static void on_completion(struct fc_async *a, struct fc_invocation *inv) {
     j->log_tail = (struct fc_slice){inv->log_tail.data + tail - keep, (uint32_t)keep};
     const char *error = NULL;
     char buf[160];
-    bool throttled = inv->result == FC_INV_THROTTLED || inv->result == FC_INV_INTERNAL;
+    bool throttled = inv->result == FC_INV_THROTTLED || inv->result == FC_INV_INTERNAL ||
+                     inv->result == FC_INV_REPLACE;
     if (l->stop || inv->result == FC_INV_CANCELLED) {
         j->state = FC_JOB_STOPPED;
     } else if (inv->result == FC_INV_OK) {

@@ -37,6 +37,7 @@ enum fc_inv_result {
     FC_INV_THROTTLED,      /* function at max instances and its queue full or waited too long */
     FC_INV_CANCELLED,      /* the client went away */
     FC_INV_INTERNAL,       /* spawn failure and the like */
+    FC_INV_REPLACE,        /* not run: submit it again (another worker has the instances) */
 };
 
 enum fc_inv_kind {

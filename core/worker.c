@@ -998,6 +998,16 @@ static int instance_start(struct fc_worker *w, struct fc_pool *pool) {
     return 0;
 }
 
+static bool other_worker_has_capacity(struct fc_worker *w, const struct fc_function *fn) {
+    struct fc_sched *s = w->sched;
+    for (uint32_t k = 0; k < s->worker_count; k++)
+        if (k != w->index &&
+            atomic_load_explicit(&s->counters[(size_t)fn->id * s->worker_count + k].capacity,
+                                 memory_order_relaxed) > 0)
+            return true;
+    return false;
+}
+
 /* More instances while the queue outgrows what is starting and the
  * function may have another (its max_instances across all workers). */
 static void pool_scale(struct fc_worker *w, struct fc_pool *pool) {
@@ -1006,6 +1016,13 @@ static void pool_scale(struct fc_worker *w, struct fc_pool *pool) {
     while (pool->queued > pool->starting * fn->concurrency && !atomic_load(&w->stop)) {
         uint32_t n = atomic_load_explicit(total, memory_order_relaxed);
         if (n >= fn->max_instances) {
+            /* At the limit with no instance here while another worker has
+             * some: this queue would wait for nothing. Hand it back to be
+             * placed again (placement then picks a worker with instances). */
+            if (pool->instances == NULL && other_worker_has_capacity(w, fn)) {
+                pool_fail_queue(w, pool, FC_INV_REPLACE, "placed again");
+                return;
+            }
             /* Throttled: the queue waits for a slot here, bounded in time;
              * an instance may end on another worker meanwhile, so look again
              * soon rather than only when one of ours frees up. */

@@ -560,6 +560,8 @@ int fc_conn_take_request(struct fc_conn *c, size_t consumed, struct fc_buf *to) 
 void fc_conn_on_invocation(struct fc_conn *c, struct fc_invocation *inv) {
     struct fc_io *io = c->io;
     FC_ASSERT(c->inv == inv);
+    if (inv->result == FC_INV_REPLACE && !c->closed && fc_sched_submit(io->sched, inv) == 0)
+        return; /* placed again: still running for this connection */
     c->inv = NULL;
     if (c->closed) { /* the client went away: 499, as nginx logs it */
         fc_log_access(inv->req.data + c->inv_method_off, c->inv_method_len,

@@ -538,6 +538,9 @@ int fc_dispatch_complete(struct fc_conn *c, struct fc_invocation *inv, bool keep
     case FC_INV_CANCELLED:
         return fc_response_error(&c->out, false, http10, head, rid,
                                  FC_ERR_CLIENT_CLOSED_REQUEST);
+    case FC_INV_REPLACE: /* could not be placed again: the rings are full */
+        return fc_response_error(&c->out, keep_alive, http10, head, rid,
+                                 FC_ERR_RESOURCE_THROTTLED, "the scheduler is busy");
     case FC_INV_INTERNAL: break;
     }
     return fc_response_error(&c->out, keep_alive, http10, head, rid, FC_ERR_INTERNAL);
