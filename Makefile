@@ -49,7 +49,7 @@ UNIT     = $(BUILD)/unit-tests
 HELLO    = examples/hello-c/bootstrap
 BINS     = $(FCD) $(FCSHIM) $(FCRT) $(UNIT) $(HELLO)
 
-.PHONY: all deps run test test-crash unit e2e fuzz bench-http bench-sync bench-spawn bench-store bench-ring clean format
+.PHONY: all deps run test test-crash unit e2e fuzz bench bench-http bench-sync bench-spawn bench-store bench-ring clean format
 all: $(BINS)
 
 # ---- dependencies ---------------------------------------------------------------
@@ -134,6 +134,11 @@ fuzz: deps
 	@mkdir -p build/fuzz/corpus
 
 # ---- benchmarks ------------------------------------------------------------------
+# Every benchmark scenario (issue 7) into bench/results/<date>-<host>/, then
+# one PNG per scenario (gnuplot).
+bench: deps all $(BUILD)/fcshim_bench $(BUILD)/bench_jobs
+	FCD=$(FCD) QUICK=$(QUICK) bench/run.sh
+
 bench-http: deps all
 	FCD=$(FCD) QUICK=$(QUICK) bench/http.sh
 

@@ -10,6 +10,8 @@
 # short warm-up. CPU µs/request comes from the server's utime+stime in
 # /proc/PID/stat over the measured run; memory from VmRSS/VmHWM after it.
 #
+#   SMOKE=1    1 run × 1 s at 100 connections, no warm-up, no quiet wait (the
+#              test suite's tiny mode: proves it produces numbers)
 #   QUICK=1    2 repetitions × 3 s at 100 connections
 #   default    3 repetitions × 10 s at 100 connections, plus 3 × 5 s at 1 and 16
 #
@@ -17,7 +19,7 @@
 # appended) and a summary table printed and appended to .../summary.md, with the
 # target "fcd ≥ 1.0× nginx req/s at 100 connections" marked met / not met.
 # Environment: FCD (fcd binary, default build/cc/fcd), FCD_REV (its revision for
-# the summary, default this tree's HEAD), QUICK, RESULTS_DIR, SERVER_CPU (0),
+# the summary, default this tree's HEAD), QUICK, SMOKE, RESULTS_DIR, SERVER_CPU (0),
 # LOADGEN_CPU (1), QUIET_WAIT (max seconds to wait for other work to stop
 # before starting: 120, or 30 with QUICK=1).
 set -euo pipefail
@@ -38,7 +40,10 @@ case $FCD in /*) ;; *) FCD=$ROOT/$FCD ;; esac
 [ -x "$FCD" ] || die "FCD=$FCD is not an executable (run: make)"
 command -v nginx >/dev/null 2>&1 || die "nginx not found (run: make deps)"
 
-if [ "${QUICK:-0}" = 1 ]; then
+if [ "${SMOKE:-0}" = 1 ]; then
+    MAIN_REPS=1 MAIN_SECS=1 WARM_SECS=0
+    SWEEP=()
+elif [ "${QUICK:-0}" = 1 ]; then
     MAIN_REPS=2 MAIN_SECS=3 WARM_SECS=1
     SWEEP=()            # connection counts measured besides TARGET_CONNS
 else

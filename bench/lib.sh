@@ -245,14 +245,18 @@ start_nginx() {
 
 # cpu_ticks PIDS...: utime+stime (clock ticks) summed over the processes (all
 # their threads). Field 2 (comm) may contain spaces, so split after the last ')'.
+# One cat and one awk for all processes (a fork per process is slow with
+# hundreds of instances on a busy machine); processes gone meanwhile count 0.
 cpu_ticks() {
-    local pid total=0 rest
-    for pid in "$@"; do
-        rest=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null) || continue
-        # After "comm) ": field 3 (state) is $1, so utime(14)=$12, stime(15)=$13.
-        total=$((total + $(awk '{print $12 + $13}' <<<"$rest")))
-    done
-    echo "$total"
+    local pid
+    local -a files=()
+    for pid in "$@"; do files+=("/proc/$pid/stat"); done
+    if [ "${#files[@]}" -eq 0 ]; then
+        echo 0
+        return
+    fi
+    # After "comm) ": field 3 (state) is $1, so utime(14)=$12, stime(15)=$13.
+    { cat "${files[@]}" 2>/dev/null || true; } | awk '{ sub(/.*\) /, ""); t += $12 + $13 } END { print t + 0 }'
 }
 
 # proc_tree PIDS...: the processes and all their live descendants, one a line.
@@ -312,8 +316,13 @@ core_busy() {
 
 # wait_quiet [MAX_SECONDS]: on a shared VM, wait (bounded, default 120 s) until
 # less than 10% of all CPUs are busy; print the last reading.
+# With SMOKE=1 (the test suite's tiny mode) it only takes a short reading.
 wait_quiet() {
     local max=${1:-120} waited=0 busy
+    if [ "${SMOKE:-0}" = 1 ]; then
+        background_busy 0.2
+        return 0
+    fi
     busy=$(background_busy 2)
     while [ "$busy" -gt 10 ] && [ "$waited" -lt "$max" ]; do
         [ "$waited" -eq 0 ] && log "CPUs ${busy}% busy with other work; waiting up to ${max} s for quiet"
@@ -401,6 +410,8 @@ parse_wrk() {
 # to $RESULTS_DIR/$JSONL_NAME and one row to rows.tsv; logs a one-line result.
 # SYS_LUA[SYSTEM] (a wrk script) shapes the requests; with SYS_TREE[SYSTEM] set,
 # CPU and memory include the system's child processes (e.g. fcd's instances).
+# If MEASURE_EXTRA names a function, it is called with SYSTEM after the run and
+# its output (JSON members, each preceded by a comma) ends the JSON line.
 measure_wrk() {
     local scenario=$1 sys=$2 conns=$3 secs=$4 warm=$5 rep=$6
     local url=${SYS_URL[$sys]} out=$BENCH_TMP/wrk-$sys-$conns-$rep.txt lua=${SYS_LUA[$sys]:-}
@@ -440,9 +451,13 @@ measure_wrk() {
         -v ns="$((w1 - w0))" 'BEGIN { t = ns / 1e9 * hz; o = (c - d) / t * 100
             printf "%.0f %.0f\n", d / t * 100, (o < 0) ? 0 : o }')"
 
-    printf '{"run":"%s","host":"%s","scenario":"%s","system":"%s","connections":%d,"payload":%d,"rep":%d,"duration_s":%d,"requests":%s,"rps":%s,"p50_us":%s,"p90_us":%s,"p99_us":%s,"p99_9_us":%s,"errors":%s,"cpu_us_per_req":%s,"server_cpu_pct":%s,"core_other_pct":%s,"rss_kb":%s,"hwm_kb":%s}\n' \
+    local extra=""
+    if [ -n "${MEASURE_EXTRA:-}" ]; then
+        extra=$("$MEASURE_EXTRA" "$sys")
+    fi
+    printf '{"run":"%s","host":"%s","scenario":"%s","system":"%s","connections":%d,"payload":%d,"rep":%d,"duration_s":%d,"requests":%s,"rps":%s,"p50_us":%s,"p90_us":%s,"p99_us":%s,"p99_9_us":%s,"errors":%s,"cpu_us_per_req":%s,"server_cpu_pct":%s,"core_other_pct":%s,"rss_kb":%s,"hwm_kb":%s%s}\n' \
         "$RUN_ID" "$HOST" "$scenario" "$sys" "$conns" "${PAYLOAD:-0}" "$rep" "$secs" \
-        "$req" "$rps" "$p50" "$p90" "$p99" "$p999" "$err" "$cpu" "$util" "$other" "$rss" "$hwm" \
+        "$req" "$rps" "$p50" "$p90" "$p99" "$p999" "$err" "$cpu" "$util" "$other" "$rss" "$hwm" "$extra" \
         >>"$RESULTS_DIR/$JSONL_NAME"
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
         "$scenario" "$sys" "$conns" "$rep" "$rps" "$p50" "$p90" "$p99" "$p999" \
@@ -463,7 +478,8 @@ measure_wrk() {
 # "LABEL: SUBJECT ≥ RATIO× REF req/s at TARGET_CONNS connections [and p99 ≤
 # REF's]" marked met / not met (not met if SUBJECT had any errors).
 # REFERENCES, TARGET_RATIOS, REQUIRE_P99S (1: the p99 condition is part of the
-# target; default 0) and LABELS are comma-separated lists of equal length.
+# target; default 0) and LABELS are comma-separated lists of equal length; a
+# ratio of "-" means no target for that reference (ratio rows only).
 summarize_wrk() {
     awk -F'\t' -v scen="$1" -v subj="$2" -v refl="$3" -v tconns="$4" -v ratiol="$5" \
         -v p99l="${6:-}" -v labell="${7:-}" '
@@ -541,6 +557,7 @@ summarize_wrk() {
         print ""
         if (noisy) print "**Warning:** other work took more than 10% of the server core during some runs; these numbers are skewed.\n"
         for (ri = 1; ri <= nref; ri++) {
+            if (tratio[ri] == "-") continue
             ref = refs[ri]; lab = (label[ri] != "") ? label[ri] ": " : ""
             cond = needp99[ri] ? sprintf(" and p99 ≤ %s'"'"'s", ref) : ""
             if ((ri, tconns) in ratio) {
@@ -556,4 +573,97 @@ summarize_wrk() {
             if (nref > 1) print ""
         }
     }' "$BENCH_TMP/rows.tsv"
+}
+
+# ---- helpers for the scenario scripts beyond wrk runs (async.sh, misc.sh) --------
+
+# bench_mode: set MODE to smoke, quick or full from SMOKE and QUICK. SMOKE=1 is
+# the test suite's tiny mode (one short run per system, small counts, no quiet
+# wait): it proves each scenario produces numbers, not what they are.
+# shellcheck disable=SC2034 # MODE is for the scenario scripts
+bench_mode() {
+    if [ "${SMOKE:-0}" = 1 ]; then
+        MODE=smoke
+    elif [ "${QUICK:-0}" = 1 ]; then
+        MODE=quick
+    else
+        MODE=full
+    fi
+}
+
+# pick_python: print the Python interpreter to use (PYTHON, else Debian's
+# /usr/bin/python3, which starts faster than a pyenv shim, else python3).
+pick_python() {
+    if [ -n "${PYTHON:-}" ]; then
+        echo "$PYTHON"
+    elif [ -x /usr/bin/python3 ]; then
+        echo /usr/bin/python3
+    else
+        command -v python3 || die "python3 not found (run: make deps)"
+    fi
+}
+
+# raise_nofile WANT: raise the soft open-files limit of this shell (and so of
+# everything it starts) to WANT, bounded by the hard limit; print the result.
+raise_nofile() {
+    local want=$1 hard
+    hard=$(ulimit -Hn)
+    if [ "$hard" != unlimited ] && [ "$hard" -lt "$want" ]; then
+        want=$hard
+    fi
+    [ "$(ulimit -Sn)" != unlimited ] && [ "$(ulimit -Sn)" -lt "$want" ] && ulimit -Sn "$want"
+    ulimit -Sn
+}
+
+# emit_json MEMBERS: append {"run":…,"host":…,MEMBERS} to $RESULTS_DIR/$JSONL_NAME
+# (MEMBERS: JSON object members, comma-separated, without braces).
+emit_json() {
+    printf '{"run":"%s","host":"%s",%s}\n' "$RUN_ID" "$HOST" "$1" >>"$RESULTS_DIR/$JSONL_NAME"
+}
+
+# ctx_total PIDS...: voluntary + involuntary context switches of every thread
+# of the processes so far (each one a wake-up of an idle thread, at least).
+ctx_total() {
+    local pid
+    for pid in "$@"; do cat /proc/"$pid"/task/*/status 2>/dev/null; done |
+        awk '$1 == "voluntary_ctxt_switches:" || $1 == "nonvoluntary_ctxt_switches:" { n += $2 }
+             END { print n + 0 }'
+}
+
+# dist FILE: "n min p50 p90 p99 max mean" of the numbers in FILE (one a line;
+# nearest-rank percentiles), or "0 null null null null null null" when empty.
+dist() {
+    sort -g "$1" | awk '
+    { a[++n] = $1; s += $1 }
+    function pct(p,   k) { k = int(p / 100 * n + 0.999999); if (k < 1) k = 1; return a[k] }
+    END {
+        if (n == 0) { print "0 null null null null null null"; exit }
+        printf "%d %s %s %s %s %s %.3f\n", n, a[1], pct(50), pct(90), pct(99), a[n], s / n
+    }'
+}
+
+# median_col SCENARIO SYSTEM CONNS COLUMN: median of a rows.tsv column (5 rps,
+# 6 p50, 7 p90, 8 p99, 9 p99.9, 10 errors: summed instead, 12 RSS, 13 HWM) over
+# this invocation's runs; empty when there are none.
+median_col() {
+    awk -F'\t' -v s="$1" -v y="$2" -v c="$3" -v col="$4" '
+    $1 == s && $2 == y && $3 == c && $col != "null" { a[++n] = $col; sum += $col }
+    END {
+        if (n == 0) exit
+        if (col == 10) { print sum; exit }
+        for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > t + 0; j--) a[j + 1] = a[j]; a[j + 1] = t }
+        print (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }' "$BENCH_TMP/rows.tsv"
+}
+
+# fcd_rev: the revision of the fcd under test for the summaries (FCD_REV, else
+# this tree's HEAD, "+dirty" when core, io, store or runtime-shim have edits).
+fcd_rev() {
+    local rev
+    rev=${FCD_REV:-$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)}
+    if [ -z "${FCD_REV:-}" ] &&
+        [ -n "$(git -C "$ROOT" status --porcelain -- core io store runtime-shim 2>/dev/null)" ]; then
+        rev="$rev+dirty"
+    fi
+    echo "$rev"
 }

@@ -32,6 +32,8 @@
 #                perf stat syscall counts, /proc context switches per thread,
 #                perf record -e cpu-clock -g of the server and its backend
 #
+#   SMOKE=1    64 connections, 1 run × 1 s, no warm-up; 1 cold sample, C only; no
+#              profile, no quiet wait (the test suite's tiny mode)
 #   QUICK=1    64 connections only, 2 repetitions × 3 s; 3 cold samples; no profile
 #   default    3 × 10 s at 64, 2 × 5 s at 1, 16 and 256; 10 cold samples
 #
@@ -43,7 +45,7 @@
 # the summary printed and appended to .../summary.md with P1, P2 and P7 marked
 # met / not met.
 # Environment: FCD (default build/cc/fcd), FCSHIM_BENCH (default fcshim_bench
-# next to FCD), FCD_REV, QUICK, PROFILE, COLD_SAMPLES, FCD_CONCURRENCY (200:
+# next to FCD), FCD_REV, QUICK, SMOKE, PROFILE, COLD_SAMPLES, FCD_CONCURRENCY (200:
 # fcd's maximum), RESULTS_DIR, SERVER_CPU, LOADGEN_CPU, QUIET_WAIT (max seconds
 # to wait for other work to stop before starting: 120, or 30 with QUICK=1),
 # FCD_WRAP (a command prefix for fcd, e.g. "chrt --batch 0": an experiment;
@@ -73,7 +75,15 @@ command -v nginx >/dev/null 2>&1 || die "nginx not found (run: make deps)"
 FCD_CONCURRENCY=${FCD_CONCURRENCY:-200}
 read -r -a FCD_WRAP_ARGS <<<"${FCD_WRAP:-}"
 
-if [ "${QUICK:-0}" = 1 ]; then
+COLD_RT=(c node python)
+if [ "${SMOKE:-0}" = 1 ]; then
+    MAIN_REPS=1 MAIN_SECS=1 WARM_SECS=0
+    SWEEP=()
+    API_REPS=1 API_SECS=1
+    COLD_SAMPLES=${COLD_SAMPLES:-1}
+    COLD_RT=(c)
+    PROFILE=0
+elif [ "${QUICK:-0}" = 1 ]; then
     MAIN_REPS=2 MAIN_SECS=3 WARM_SECS=1
     SWEEP=()                   # connection counts measured besides TARGET_CONNS
     API_REPS=2 API_SECS=3
@@ -339,7 +349,6 @@ FCD_INSTANCES=$(($(proc_tree "${SYS_PIDS[fcd]}" | wc -l) - 1))
 # ---- cold start -------------------------------------------------------------------
 # A separate fcd whose instances are reclaimed after 1 idle second: before each
 # sample, wait until it has no instance left, then time one request.
-COLD_RT=(c node python)
 declare -A COLD_DIR=([c]=hello-c [node]=node [python]=python)
 COLD_TSV=$BENCH_TMP/cold.tsv
 : >"$COLD_TSV"
