@@ -96,9 +96,10 @@ struct fc_async {
     uint64_t now_ms; /* monotonic */
     struct fc_ring *in, *out; /* [io_count]: requests in, finished requests out */
     bool *out_pushed;
-    struct fc_invocation **free_invs;
-    uint32_t free_invs_count;
+    struct fc_inv_pool invs;
     struct loaded *slots, *free_loaded;
+    uint32_t slots_touched; /* slots[0..slots_touched) used at least once; the rest stay
+                               untouched (not resident) until load reaches them */
     uint32_t loaded_count;
     struct fc_jobs_due_cursor cursor; /* everything due up to here is loaded */
     struct timer *timers;
@@ -210,7 +211,7 @@ static void commit(struct fc_async *a) {
         if (p->req != NULL)
             reply(a, p->req, result);
         if (p->inv != NULL)
-            a->free_invs[a->free_invs_count++] = p->inv;
+            fc_inv_pool_put(&a->invs, p->inv);
         if (p->loaded == NULL)
             continue;
         p->loaded->in_batch = false;
@@ -255,11 +256,21 @@ static void op_room(struct fc_async *a) {
 
 /* ---- loaded jobs ----------------------------------------------------------------- */
 
+static void due_fire_cb(struct fc_wheel_entry *e);
+static void http_retry_cb(struct fc_wheel_entry *e);
+
 static struct loaded *loaded_alloc(struct fc_async *a) {
     struct loaded *l = a->free_loaded;
-    if (l == NULL)
+    if (l != NULL) {
+        a->free_loaded = l->next_free;
+    } else if (a->slots_touched < FC_ASYNC_RUNNING_MAX) {
+        l = &a->slots[a->slots_touched++];
+        fc_wheel_entry_init(&l->timer, due_fire_cb);
+        fc_wheel_entry_init(&l->http_timer, http_retry_cb);
+        l->http_fd = -1;
+    } else {
         return NULL;
-    a->free_loaded = l->next_free;
+    }
     a->loaded_count++;
     l->inv = NULL;
     l->stop = false;
@@ -286,7 +297,7 @@ static void loaded_schedule(struct fc_async *a, struct loaded *l) {
 
 /* Find a loaded job by id (linear: at most FC_ASYNC_RUNNING_MAX). */
 static struct loaded *loaded_find(struct fc_async *a, const char *id, size_t len) {
-    for (uint32_t i = 0; i < FC_ASYNC_RUNNING_MAX; i++) {
+    for (uint32_t i = 0; i < a->slots_touched; i++) {
         struct loaded *l = &a->slots[i];
         if (l->used && l->job.request_id.len == len &&
             memcmp(l->job.request_id.ptr, id, len) == 0)
@@ -489,11 +500,11 @@ static void due_fire_cb(struct fc_wheel_entry *e) {
                    fn == NULL ? "the function no longer exists" : "maximum event age exceeded");
         return;
     }
-    if (a->free_invs_count == 0) {
+    struct fc_invocation *inv = fc_inv_pool_take(&a->invs);
+    if (inv == NULL) {
         fc_wheel_link(&a->wheel, &l->timer, a->now_ms + RETRY_LATER_MS);
         return;
     }
-    struct fc_invocation *inv = a->free_invs[--a->free_invs_count];
     /* Relaxed: published by the submit ring's release. */
     atomic_fetch_add_explicit(&inv->generation, 1, memory_order_relaxed);
     inv->fn = fn;
@@ -508,7 +519,7 @@ static void due_fire_cb(struct fc_wheel_entry *e) {
              j->request_id.ptr);
     inv->log_tail.len = inv->resp.len = 0;
     if (build_request(inv, j) < 0 || fc_sched_submit(a->sched, inv) < 0) {
-        a->free_invs[a->free_invs_count++] = inv;
+        fc_inv_pool_put(&a->invs, inv);
         fc_wheel_link(&a->wheel, &l->timer, a->now_ms + RETRY_LATER_MS);
         return;
     }
@@ -933,26 +944,15 @@ int fc_async_start(const struct fc_config *cfg, struct fc_sched *sched, uint32_t
     a->out = aligned_alloc(64, ios * sizeof(*a->out));
     a->out_pushed = calloc(ios, sizeof(*a->out_pushed));
     a->slots = calloc(FC_ASYNC_RUNNING_MAX, sizeof(*a->slots));
-    uint32_t invs_count;
-    struct fc_invocation *invs = fc_sched_invocations(sched, sched_index, &invs_count);
-    a->free_invs = calloc(invs_count, sizeof(*a->free_invs));
     a->wake_fd = eventfd(0, EFD_CLOEXEC);
-    int rc = !a->in || !a->out || !a->out_pushed || !a->slots || !a->free_invs || a->wake_fd < 0
+    int rc = !a->in || !a->out || !a->out_pushed || !a->slots || a->wake_fd < 0 ||
+                     fc_inv_pool_init(&a->invs, sched, sched_index) < 0
                  ? -ENOMEM
                  : 0;
     if (rc == 0) {
         for (uint32_t i = 0; i < ios; i++) {
             fc_ring_init(&a->in[i]);
             fc_ring_init(&a->out[i]);
-        }
-        for (uint32_t i = invs_count; i-- > 0;)
-            a->free_invs[a->free_invs_count++] = &invs[i];
-        for (uint32_t i = FC_ASYNC_RUNNING_MAX; i-- > 0;) {
-            fc_wheel_entry_init(&a->slots[i].timer, due_fire_cb);
-            fc_wheel_entry_init(&a->slots[i].http_timer, http_retry_cb);
-            a->slots[i].http_fd = -1;
-            a->slots[i].next_free = a->free_loaded;
-            a->free_loaded = &a->slots[i];
         }
         if (getrandom(&a->boot_id, sizeof(a->boot_id), 0) != sizeof(a->boot_id))
             a->boot_id = (uint64_t)getpid() << 32 ^ wall_ms();
@@ -982,7 +982,7 @@ int fc_async_start(const struct fc_config *cfg, struct fc_sched *sched, uint32_t
         free(a->out);
         free(a->out_pushed);
         free(a->slots);
-        free(a->free_invs);
+        fc_inv_pool_destroy(&a->invs);
         free(a);
         return rc;
     }
@@ -998,7 +998,7 @@ void fc_async_stop(struct fc_async *a) {
     pthread_join(a->thread, NULL);
     fc_jobs_close(a->jobs);
     close(a->wake_fd);
-    for (uint32_t i = 0; i < FC_ASYNC_RUNNING_MAX; i++) {
+    for (uint32_t i = 0; i < a->slots_touched; i++) {
         fc_buf_free(&a->slots[i].rec);
         fc_buf_free(&a->slots[i].dest_event);
     }
@@ -1006,7 +1006,7 @@ void fc_async_stop(struct fc_async *a) {
     free(a->out);
     free(a->out_pushed);
     free(a->slots);
-    free(a->free_invs);
+    fc_inv_pool_destroy(&a->invs);
     free(a);
 }
 

@@ -1,6 +1,7 @@
 /* sched.c — see sched.h. The worker thread itself is in worker.c. */
 #include "core/sched.h"
 
+#include "core/assert.h"
 #include "core/log.h"
 #include "core/worker.h"
 
@@ -35,14 +36,8 @@ int fc_sched_start(const struct fc_config *cfg, uint32_t io_count, struct fc_sch
     memset(s->counters, 0, (size_t)fns * s->worker_count * sizeof(*s->counters));
     for (size_t i = 0; i < rings; i++)
         fc_ring_init(&s->rings[i]);
-    for (uint32_t i = 0; i < io_count; i++) {
+    for (uint32_t i = 0; i < io_count; i++)
         fc_waker_init(&s->io[i], -1);
-        for (uint32_t k = 0; k < FC_INV_POOL_MAX; k++) {
-            struct fc_invocation *inv = &s->invs[(size_t)i * FC_INV_POOL_MAX + k];
-            inv->io_index = (uint16_t)i;
-            inv->pool_index = k;
-        }
-    }
     int rc = 0;
     uint32_t started = 0;
     for (; rc == 0 && started < s->worker_count; started++) {
@@ -119,10 +114,32 @@ int fc_sched_pin(const struct fc_config *cfg, uint32_t index) {
     return -EINVAL;
 }
 
-struct fc_invocation *fc_sched_invocations(struct fc_sched *s, uint32_t io_index,
-                                           uint32_t *count) {
-    *count = FC_INV_POOL_MAX;
-    return &s->invs[(size_t)io_index * FC_INV_POOL_MAX];
+int fc_inv_pool_init(struct fc_inv_pool *p, struct fc_sched *s, uint32_t io_index) {
+    *p = (struct fc_inv_pool){.invs = &s->invs[(size_t)io_index * FC_INV_POOL_MAX],
+                              .free = calloc(FC_INV_POOL_MAX, sizeof(*p->free)),
+                              .io_index = (uint16_t)io_index};
+    return p->free == NULL ? -ENOMEM : 0;
+}
+
+void fc_inv_pool_destroy(struct fc_inv_pool *p) {
+    free(p->free);
+    p->free = NULL;
+}
+
+struct fc_invocation *fc_inv_pool_take(struct fc_inv_pool *p) {
+    if (p->free_count > 0)
+        return p->free[--p->free_count];
+    if (p->touched == FC_INV_POOL_MAX)
+        return NULL;
+    struct fc_invocation *inv = &p->invs[p->touched];
+    inv->io_index = p->io_index;
+    inv->pool_index = p->touched++;
+    return inv;
+}
+
+void fc_inv_pool_put(struct fc_inv_pool *p, struct fc_invocation *inv) {
+    FC_ASSERT(inv->io_index == p->io_index && p->free_count < p->touched);
+    p->free[p->free_count++] = inv;
 }
 
 void fc_sched_io_register(struct fc_sched *s, uint32_t io_index, int wake_fd,

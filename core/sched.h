@@ -57,10 +57,22 @@ int fc_sched_pin(const struct fc_config *cfg, uint32_t index);
 void fc_sched_io_register(struct fc_sched *s, uint32_t io_index, int wake_fd,
                           struct io_uring *ring, const struct fc_uring_features *features);
 
-/* Io thread io_index's FC_INV_POOL_MAX invocations (core/worker.h), each
- * with io_index and pool_index set. The io thread keeps its own free list. */
-struct fc_invocation *fc_sched_invocations(struct fc_sched *s, uint32_t io_index,
-                                           uint32_t *count);
+/* Io thread io_index's FC_INV_POOL_MAX invocations (core/worker.h), owned
+ * by that thread alone: a stack of freed invocations over the pool's
+ * never-used tail, so an idle daemon keeps resident only what load touched. */
+struct fc_inv_pool {
+    struct fc_invocation *invs;  /* FC_INV_POOL_MAX */
+    struct fc_invocation **free; /* stack of freed invocations */
+    uint32_t free_count;
+    uint32_t touched; /* invs[0..touched) have been handed out */
+    uint16_t io_index;
+};
+
+int fc_inv_pool_init(struct fc_inv_pool *p, struct fc_sched *s, uint32_t io_index);
+void fc_inv_pool_destroy(struct fc_inv_pool *p);
+/* An idle invocation with io_index and pool_index set; NULL when all are in flight. */
+struct fc_invocation *fc_inv_pool_take(struct fc_inv_pool *p);
+void fc_inv_pool_put(struct fc_inv_pool *p, struct fc_invocation *inv);
 
 /* Hand inv (request part filled, inv->io_index set) to a worker. Returns 0
  * (the worker owns inv) or -EAGAIN when the chosen ring is full (the caller

@@ -183,9 +183,20 @@ static void conn_flush(struct fc_conn *c) {
     c->ops++;
 }
 
-void fc_conn_accepted(struct fc_io *io, int fd) {
+/* A freed connection, else a never-used one from the pool's untouched tail
+ * (so an idle daemon keeps only the connections it has needed resident). */
+static struct fc_conn *conn_take(struct fc_io *io) {
     struct fc_conn *c = io->free_conns;
-    if (c == NULL || io->draining) {
+    if (c != NULL)
+        io->free_conns = c->next_free;
+    else if (io->conns_touched < io->cfg->http.connections_max)
+        c = &io->conns[io->conns_touched++];
+    return c;
+}
+
+void fc_conn_accepted(struct fc_io *io, int fd) {
+    struct fc_conn *c = io->draining ? NULL : conn_take(io);
+    if (c == NULL) {
         /* Past connections_max: answer at once without a connection object
          * (a non-blocking send of a few hundred bytes into an empty socket
          * buffer), so the loop never stalls on an overloaded thread. */
@@ -200,7 +211,6 @@ void fc_conn_accepted(struct fc_io *io, int fd) {
         close(fd);
         return;
     }
-    io->free_conns = c->next_free;
     io->conns_open++;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -521,7 +531,7 @@ static void conn_process(struct fc_conn *c) {
 /* ---- thread-wide -------------------------------------------------------------- */
 
 void fc_conn_drain_all(struct fc_io *io) {
-    for (uint32_t i = 0; i < io->cfg->http.connections_max; i++) {
+    for (uint32_t i = 0; i < io->conns_touched; i++) {
         struct fc_conn *c = &io->conns[i];
         if (c->fd < 0 || c->closed)
             continue;
@@ -532,7 +542,7 @@ void fc_conn_drain_all(struct fc_io *io) {
 }
 
 void fc_conn_close_all(struct fc_io *io) {
-    for (uint32_t i = 0; i < io->cfg->http.connections_max; i++)
+    for (uint32_t i = 0; i < io->conns_touched; i++)
         if (io->conns[i].fd >= 0)
             conn_close(&io->conns[i]);
 }

@@ -307,10 +307,10 @@ static int dispatch_invoke(struct fc_conn *c, const struct fc_http_req *req,
         return status;
     if (invocation_is_async(req))
         return dispatch_async(c, req, route, fn, body_len, keep_alive, rid);
-    if (io->free_invs_count == 0)
+    struct fc_invocation *inv = fc_inv_pool_take(&io->invs);
+    if (inv == NULL)
         return fc_response_error(&c->out, keep_alive, http10, head, rid,
                                  FC_ERR_RESOURCE_THROTTLED, "too many invocations in flight");
-    struct fc_invocation *inv = io->free_invs[--io->free_invs_count];
     /* Relaxed: published to the worker by the submit ring's release. */
     atomic_fetch_add_explicit(&inv->generation, 1, memory_order_relaxed);
     inv->fn = fn;
@@ -337,7 +337,7 @@ static int dispatch_invoke(struct fc_conn *c, const struct fc_http_req *req,
     if (rc == 0)
         rc = fc_sched_submit(io->sched, inv);
     if (rc < 0) {
-        io->free_invs[io->free_invs_count++] = inv;
+        fc_inv_pool_put(&io->invs, inv);
         return -1; /* the caller answers (the request bytes may be gone) */
     }
     c->inv = inv;
@@ -554,7 +554,7 @@ void fc_dispatch_recycle(struct fc_io *io, struct fc_invocation *inv) {
         fc_buf_free(&inv->resp);
     if (inv->req.cap > 64 * 1024)
         fc_buf_free(&inv->req);
-    io->free_invs[io->free_invs_count++] = inv;
+    fc_inv_pool_put(&io->invs, inv);
 }
 
 int fc_dispatch_async_complete(struct fc_conn *c, struct fc_async_req *req, bool keep_alive) {

@@ -122,6 +122,8 @@ struct fc_io {
     struct fc_http_header *headers; /* parse scratch, limits.headers_max entries */
 
     struct fc_conn *conns; /* pool of cfg->http.connections_max */
+    uint32_t conns_touched;  /* conns[0..conns_touched) handed out at least once; the rest
+                                stay untouched (not resident) until load reaches them */
     struct fc_conn *free_conns;
     uint32_t conns_open;
 
@@ -131,8 +133,7 @@ struct fc_io {
     struct fc_sched *sched;
     struct fc_auth_scratch *auth; /* signature work space (core/auth.h) */
     struct fc_buf scratch;        /* response headers being assembled (dispatch.c) */
-    struct fc_invocation **free_invs; /* stack of this thread's idle invocations */
-    uint32_t free_invs_count;
+    struct fc_inv_pool invs; /* this thread's invocations */
     struct fc_async *async;            /* NULL: async invocation unavailable */
     struct fc_async_req *areqs;        /* pool of FC_ASYNC_REQS_MAX */
     struct fc_async_req *free_areqs;

@@ -126,21 +126,12 @@ static int io_init(struct fc_io *io) {
         io->areqs[i].next_free = io->free_areqs;
         io->free_areqs = &io->areqs[i];
     }
-    for (uint32_t i = cfg->http.connections_max; i-- > 0;) {
-        io->conns[i].fd = -1;
-        io->conns[i].next_free = io->free_conns;
-        io->free_conns = &io->conns[i];
-    }
     rc = fc_reqid_init(&io->reqid);
     if (rc < 0)
         return rc;
-    uint32_t invs_count;
-    struct fc_invocation *invs = fc_sched_invocations(io->sched, io->index, &invs_count);
-    io->free_invs = calloc(invs_count, sizeof(*io->free_invs));
-    if (io->free_invs == NULL)
-        return -ENOMEM;
-    for (uint32_t i = invs_count; i-- > 0;)
-        io->free_invs[io->free_invs_count++] = &invs[i];
+    rc = fc_inv_pool_init(&io->invs, io->sched, io->index);
+    if (rc < 0)
+        return rc;
     fc_sched_io_register(io->sched, io->index, io->wake_fd, &io->ring, &io->features);
     io->now_ms = fc_now_us() / 1000;
     fc_wheel_init(&io->wheel, io->now_ms);
@@ -161,7 +152,7 @@ static void io_destroy(struct fc_io *io) {
         fc_buf_free(&io->spare[i]);
     free(io->headers);
     free(io->conns);
-    free(io->free_invs);
+    fc_inv_pool_destroy(&io->invs);
     free(io->auth);
     fc_buf_free(&io->scratch);
     for (uint32_t i = 0; io->areqs && i < FC_ASYNC_REQS_MAX; i++)
