@@ -897,6 +897,10 @@ static void instance_free_if_done(struct fc_worker *w, struct fc_instance *inst)
     for (uint32_t i = 0; i < fn->concurrency; i++)
         if (inst->slots[i].ops > 0 || inst->slots[i].fd >= 0)
             return;
+    /* Reaped with no read pending: no more output will come (the pipe may
+     * have ended before a timed-out invocation started waiting on it). */
+    while (inst->tail_waiters != NULL)
+        tail_waiter_finish(w, inst, inst->tail_waiters);
     struct fc_instance **pp = &inst->pool->instances;
     while (*pp != inst)
         pp = &(*pp)->next;
