@@ -169,11 +169,12 @@ static void wake_io_threads(struct fc_async *a) {
 }
 
 static void reply(struct fc_async *a, struct fc_async_req *req, int result) {
+    uint16_t io = req->io_index; /* once pushed, req is the io thread's again */
     req->result = result;
     void *item = req;
-    uint32_t n = fc_ring_push_burst(&a->out[req->io_index], &item, 1);
+    uint32_t n = fc_ring_push_burst(&a->out[io], &item, 1);
     FC_ASSERT(n == 1); /* FC_ASYNC_REQS_MAX per io thread fit the ring */
-    a->out_pushed[req->io_index] = true;
+    a->out_pushed[io] = true;
 }
 
 static void loaded_schedule(struct fc_async *a, struct loaded *l);

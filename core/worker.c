@@ -93,12 +93,12 @@ static void inv_complete(struct fc_worker *w, struct fc_invocation *inv, enum fc
     w->held[(size_t)inv->io_index * FC_INV_POOL_MAX + inv->pool_index] = 0;
     /* Relaxed: a placement hint (sched.h). */
     atomic_fetch_sub_explicit(&counter(w, inv->fn)->load, 1, memory_order_relaxed);
+    uint16_t io = inv->io_index; /* once pushed, inv is the io thread's again */
     void *item = inv;
-    uint32_t pushed = fc_ring_push_burst(fc_sched_ring(w->sched, inv->io_index, w->index, 1),
-                                         &item, 1);
+    uint32_t pushed = fc_ring_push_burst(fc_sched_ring(w->sched, io, w->index, 1), &item, 1);
     FC_ASSERT(pushed == 1); /* FC_INV_POOL_MAX <= ring size: it always fits */
     (void)pushed;
-    w->io_pushed[inv->io_index] = true;
+    w->io_pushed[io] = true;
 }
 
 /* Wake io threads that got completions this round, if they sleep. */
