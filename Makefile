@@ -11,14 +11,14 @@ PREFIX  ?= /usr/local
 
 # Debian packages, by purpose. `make deps` installs only what is missing.
 PKGS_BUILD = build-essential pkg-config liburing-dev liblmdb-dev libmsgpack-dev \
-             libjansson-dev libssl-dev
+             libjansson-dev libssl-dev libzip-dev
 PKGS_TEST  = clang libclang-rt-14-dev curl python3 procps gunicorn python3-flask
 PKGS_BENCH = wrk nginx-light gnuplot-nox
 PKGS       = $(PKGS_BUILD) $(PKGS_TEST) $(PKGS_BENCH)
 
 CFLAGS_BASE = -std=gnu11 -Wall -Wextra -Werror -O2 -g -pthread -D_GNU_SOURCE \
               -fno-omit-frame-pointer -I.
-LIBS        = -luring -ljansson -lcrypto -llmdb -lmsgpackc -pthread
+LIBS        = -luring -ljansson -lcrypto -llmdb -lmsgpackc -lzip -pthread
 
 ifneq ($(SAN),)
 CFLAGS_SAN = -fsanitize=$(SAN) -fno-sanitize-recover=all
@@ -30,8 +30,8 @@ CFLAGS += $(CFLAGS_BASE) $(CFLAGS_SAN)
 LDFLAGS += $(CFLAGS_SAN)
 
 # Library modules (everything but the programs' mains), shared by fcd and the tests.
-CORE_SRC = core/buf.c core/log.c core/config.c core/reqid.c core/errors.c core/wheel.c core/ring.c core/registry.c core/uring.c core/auth.c core/async.c core/cron.c core/invocation.c core/instance.c core/sched.c core/worker.c
-STORE_SRC = store/crc32c.c store/record.c store/jobs.c
+CORE_SRC = core/buf.c core/log.c core/config.c core/reqid.c core/errors.c core/wheel.c core/ring.c core/registry.c core/uring.c core/auth.c core/async.c core/cron.c core/invocation.c core/instance.c core/sched.c core/worker.c core/apidoc.c core/ctl.c core/ctl_api.c
+STORE_SRC = store/crc32c.c store/record.c store/jobs.c store/catalog.c store/code.c
 IO_SRC   = io/http.c io/response.c io/router.c io/server.c io/conn.c io/dispatch.c io/tasks.c
 LIB_SRC  = $(CORE_SRC) $(STORE_SRC) $(IO_SRC)
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)

@@ -84,6 +84,7 @@ struct timer {
 struct fc_async {
     const struct fc_config *cfg;
     struct fc_sched *sched;
+    struct fc_catalog_view view; /* the catalog this thread reads (core/registry.h) */
     uint32_t index; /* ours in the scheduler */
     struct fc_jobs *jobs;
     pthread_t thread;
@@ -187,6 +188,14 @@ static bool same_function(struct fc_async *a, const struct fc_job *j);
 
 /* Commit everything gathered this round in one write transaction, then act
  * on it: replies to io threads (only now may they answer 202), recycling. */
+/* An invocation of ours is done with: drop its function, back to the pool. */
+static void inv_release(struct fc_async *a, struct fc_invocation *inv) {
+    if (inv->fn != NULL)
+        fc_function_unref(inv->fn);
+    inv->fn = NULL;
+    fc_inv_pool_put(&a->invs, inv);
+}
+
 static void commit(struct fc_async *a) {
     if (a->ops_count == 0)
         return;
@@ -212,7 +221,7 @@ static void commit(struct fc_async *a) {
         if (p->req != NULL)
             reply(a, p->req, result);
         if (p->inv != NULL)
-            fc_inv_pool_put(&a->invs, p->inv);
+            inv_release(a, p->inv);
         if (p->loaded == NULL)
             continue;
         p->loaded->in_batch = false;
@@ -487,13 +496,18 @@ static int build_request(struct fc_invocation *inv, const struct fc_job *j) {
 /* The store thread's own context, for wheel callbacks. */
 static _Thread_local struct fc_async *self;
 
+static const struct fc_catalog *catalog(struct fc_async *a) {
+    return fc_registry_view(a->sched->registry, &a->view);
+}
+
+
 /* A due job's timer fired: run it (or retire it when too old). */
 static void due_fire_cb(struct fc_wheel_entry *e) {
     struct loaded *l = (struct loaded *)((char *)e - offsetof(struct loaded, timer));
     struct fc_async *a = self;
     struct fc_job *j = &l->job;
     uint64_t now = wall_ms();
-    const struct fc_function *fn = fc_catalog_find(&a->cfg->catalog, j->service.ptr,
+    const struct fc_function *fn = fc_catalog_find(catalog(a), j->service.ptr,
                                                    j->service.len, j->function.ptr,
                                                    j->function.len);
     if (fn == NULL || now - j->created_ms > (uint64_t)j->event_age_max_s * 1000) {
@@ -508,6 +522,7 @@ static void due_fire_cb(struct fc_wheel_entry *e) {
     }
     /* Relaxed: published by the submit ring's release. */
     atomic_fetch_add_explicit(&inv->generation, 1, memory_order_relaxed);
+    fc_function_ref(fn); /* dropped by inv_release */
     inv->fn = fn;
     inv->conn = l;
     inv->kind = j->content_type.len == sizeof(FC_ASYNC_HTTP_REQUEST) - 1 &&
@@ -520,7 +535,7 @@ static void due_fire_cb(struct fc_wheel_entry *e) {
              j->request_id.ptr);
     inv->log_tail.len = inv->resp.len = 0;
     if (build_request(inv, j) < 0 || fc_sched_submit(a->sched, inv) < 0) {
-        fc_inv_pool_put(&a->invs, inv);
+        inv_release(a, inv);
         fc_wheel_link(&a->wheel, &l->timer, a->now_ms + RETRY_LATER_MS);
         return;
     }
@@ -556,7 +571,7 @@ static json_t *slice_json(struct fc_slice s) {
  * (CONTRACT.md §7), appended in the same commit as the final state. */
 static void destination(struct fc_async *a, struct loaded *l, const char *error) {
     struct fc_job *j = &l->job;
-    const struct fc_function *fn = fc_catalog_find(&a->cfg->catalog, j->service.ptr,
+    const struct fc_function *fn = fc_catalog_find(catalog(a), j->service.ptr,
                                                    j->service.len, j->function.ptr,
                                                    j->function.len);
     bool ok = j->state == FC_JOB_SUCCEEDED;
@@ -567,7 +582,7 @@ static void destination(struct fc_async *a, struct loaded *l, const char *error)
     const char *slash = strchr(target, '/');
     const struct fc_function *dest =
         http ? NULL
-             : fc_catalog_find(&a->cfg->catalog, target, (size_t)(slash - target), slash + 1,
+             : fc_catalog_find(catalog(a), target, (size_t)(slash - target), slash + 1,
                                strlen(slash + 1));
     unsigned depth = destination_depth(j);
     if (!http && (dest == NULL || depth >= FC_ASYNC_DESTINATION_DEPTH_MAX)) {
@@ -834,17 +849,17 @@ static void timer_fire_cb(struct fc_wheel_entry *e) {
  * down are skipped (FC documents no catch-up; a backlog of cron firings
  * after an outage would be a surprise). */
 static int timers_start(struct fc_async *a) {
-    const struct fc_catalog *cat = &a->cfg->catalog;
+    const struct fc_catalog *cat = catalog(a);
     uint32_t n = 0;
     for (uint32_t i = 0; i < cat->count; i++)
-        n += cat->functions[i]->timers_count;
+        n += cat->functions[i] ? cat->functions[i]->timers_count : 0;
     a->timers = calloc(n ? n : 1, sizeof(*a->timers));
     if (a->timers == NULL)
         return -ENOMEM;
     int64_t now_s = (int64_t)(wall_ms() / 1000);
     for (uint32_t i = 0; i < cat->count; i++) {
         const struct fc_function *fn = cat->functions[i];
-        for (uint32_t k = 0; k < fn->timers_count; k++) {
+        for (uint32_t k = 0; fn != NULL && k < fn->timers_count; k++) {
             if (!fn->timers[k].enabled)
                 continue;
             struct timer *tm = &a->timers[a->timers_count++];
@@ -855,6 +870,29 @@ static int timers_start(struct fc_async *a) {
         }
     }
     return 0;
+}
+
+static void timers_stop(struct fc_async *a) {
+    commit(a); /* a firing's job borrows its timer's id and event until committed */
+    for (uint32_t i = 0; i < a->timers_count; i++) {
+        fc_wheel_unlink(&a->timers[i].entry);
+        fc_buf_free(&a->timers[i].event);
+    }
+    free(a->timers);
+    a->timers = NULL;
+    a->timers_count = 0;
+}
+
+/* The catalog changed: timer triggers start over from the new one (the
+ * timers point into the catalog the view holds). */
+static void timers_refresh(struct fc_async *a) {
+    uint64_t seen = a->view.generation;
+    catalog(a);
+    if (a->view.generation == seen)
+        return;
+    timers_stop(a);
+    if (timers_start(a) < 0)
+        FC_LOG_ERROR("store thread: out of memory for timer triggers");
 }
 
 /* ---- the thread ------------------------------------------------------------------- */
@@ -893,6 +931,7 @@ static void *store_main(void *arg) {
     /* Endless until stopped: gather, commit once, run what is due, sleep. */
     while (!atomic_load(&a->stop)) {
         a->now_ms = mono_ms();
+        timers_refresh(a);
         drain_requests(a);
         drain_completions(a);
         fc_wheel_run(&a->wheel, a->now_ms);
@@ -924,10 +963,8 @@ static void *store_main(void *arg) {
         if (woken)
             arm_wake(a);
     }
-    commit(a);
-    for (uint32_t i = 0; i < a->timers_count; i++)
-        fc_buf_free(&a->timers[i].event);
-    free(a->timers);
+    timers_stop(a);
+    fc_registry_view_release(&a->view);
     io_uring_queue_exit(&a->ring);
     return NULL;
 }

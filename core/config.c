@@ -40,6 +40,7 @@ static const struct key keys[] = {
     {"log_level", KEY_LOG_LEVEL, offsetof(struct fc_config, log_level), 0, 0, 0},
     {"access_log", KEY_BOOL, offsetof(struct fc_config, access_log), 0, 0, 0},
     {"pin_threads", KEY_BOOL, offsetof(struct fc_config, pin_threads), 0, 0, 0},
+    {"api_anonymous", KEY_BOOL, offsetof(struct fc_config, api_anonymous), 0, 0, 0},
     {"sched_batch", KEY_BOOL, offsetof(struct fc_config, sched_batch), 0, 0, 0},
     UINT_KEY("drain_grace_ms", drain_grace_ms, 0, 3600000),
     UINT_KEY("instance_idle_s", instance_idle_s, 1, 86400),
@@ -332,13 +333,15 @@ static void usage(FILE *out) {
             "                       declare function NAME in service 'default' from code\n"
             "                       directory DIR (its executable 'bootstrap'), with an\n"
             "                       anonymous HTTP trigger (repeatable)\n"
-            "  --access-key ID:SECRET  an access key for signed requests (repeatable)\n"
+            "  --access-key ID:SECRET  an access key for signed requests (repeatable); with\n"
+            "                       any key, management calls and InvokeFunction must be signed\n"
+            "  --api-anonymous      allow unsigned management calls (off by default)\n"
             "  --foreground         do not daemonize; log to stderr\n"
             "  --check-config       validate the configuration and exit\n"
             "  --help, --version\n");
 }
 
-enum { OPT_CONFIG = 256, OPT_CHECK, OPT_FOREGROUND, OPT_HELP, OPT_VERSION };
+enum { OPT_CONFIG = 256, OPT_CHECK, OPT_FOREGROUND, OPT_HELP, OPT_VERSION, OPT_API_ANONYMOUS };
 
 static const struct option options[] = {
     {"config", required_argument, NULL, OPT_CONFIG},
@@ -351,6 +354,7 @@ static const struct option options[] = {
     {"function", required_argument, NULL, 'f'},
     {"access-key", required_argument, NULL, 'k'},
     {"foreground", no_argument, NULL, OPT_FOREGROUND},
+    {"api-anonymous", no_argument, NULL, OPT_API_ANONYMOUS},
     {"check-config", no_argument, NULL, OPT_CHECK},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -415,6 +419,7 @@ int fc_config_from_args(struct fc_config *c, int argc, char **argv,
             break;
         }
         case OPT_FOREGROUND: c->foreground = true; break;
+        case OPT_API_ANONYMOUS: c->api_anonymous = true; break;
         case OPT_CHECK: c->check_only = true; break;
         case OPT_HELP: usage(stdout); return 1;
         case OPT_VERSION: puts("fcd 0.1.0"); return 1;

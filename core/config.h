@@ -43,6 +43,7 @@ struct fc_config {
     struct fc_catalog catalog; /* "services" in the file, then --function flags; sealed */
     struct fc_auth_key *keys;  /* "access_keys" in the file, then --access-key flags */
     uint32_t keys_count;
+    bool api_anonymous;        /* unsigned management calls allowed (--api-anonymous) */
     uint32_t instance_idle_s;  /* idle instances are reclaimed after this */
     char instance_user[64];    /* run instances as this user when fcd is root; "root" = no drop */
     uint32_t instance_nofile;  /* RLIMIT_NOFILE of an instance */

@@ -29,6 +29,15 @@
     X(SERVICE_NOT_FOUND, 404, "ServiceNotFound", "service '%s' does not exist")                    \
     X(FUNCTION_NOT_FOUND, 404, "FunctionNotFound", "function '%s' does not exist in service '%s'") \
     X(TRIGGER_NOT_FOUND, 404, "TriggerNotFound", "trigger '%s' does not exist in function '%s'")   \
+    X(ASYNC_CONFIG_NOT_FOUND, 404, "AsyncConfigNotExists", "AsyncConfig for %s does not exist.")    \
+    X(SERVICE_ALREADY_EXISTS, 409, "ServiceAlreadyExists", "service '%s' already exists")          \
+    X(FUNCTION_ALREADY_EXISTS, 409, "FunctionAlreadyExists",                                       \
+      "function '%s' already exists in service '%s'")                                              \
+    X(TRIGGER_ALREADY_EXISTS, 409, "TriggerAlreadyExists",                                         \
+      "trigger '%s' already exists in function '%s'")                                              \
+    X(SERVICE_NOT_EMPTY, 409, "ServiceNotEmpty", "service '%s' is not empty: delete its functions first") \
+    X(FUNCTION_NOT_EMPTY, 409, "FunctionNotEmpty", "function '%s' has active triggers")            \
+    X(PRECONDITION_FAILED, 412, "PreconditionFailed", "the resource being modified has been changed") \
     X(TASK_NOT_FOUND, 404, "StatefulAsyncInvocationNotFound",                                      \
       "stateful async invocation '%s' does not exist")                                             \
     X(RESOURCE_EXHAUSTED, 429, "ResourceExhausted", "%s")                                          \

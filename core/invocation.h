@@ -38,6 +38,7 @@ enum fc_inv_result {
     FC_INV_CANCELLED,      /* the client went away */
     FC_INV_INTERNAL,       /* spawn failure and the like */
     FC_INV_REPLACE,        /* not run: submit it again (another worker has the instances) */
+    FC_INV_GONE,           /* not run: the function was deleted meanwhile */
 };
 
 enum fc_inv_kind {

@@ -9,6 +9,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/async.h"
+#include "core/ctl.h"
 #include "core/instance.h"
 #include "core/sched.h"
 #include "io/server.h"
@@ -117,35 +118,48 @@ static int wait_for_stop(int sfd, struct fc_config *cfg) {
     }
 }
 
+/* Log the functions the catalog serves at start. */
+static void log_catalog(const struct fc_catalog *cat) {
+    for (uint32_t id = 0; id < cat->count; id++)
+        if (cat->functions[id] != NULL)
+            FC_LOG_INFO("function %s/%s from %s", cat->functions[id]->service,
+                        cat->functions[id]->name, cat->functions[id]->code_dir);
+}
+
 static int run(struct fc_config *cfg, int sfd) {
-    if (cfg->catalog.count > 0 && fc_instance_setup(cfg) < 0)
+    if (fc_instance_setup(cfg) < 0)
         return 1;
+    /* The catalog first: the scheduler, store and io threads read it. */
+    struct fc_registry registry;
+    struct fc_ctl *ctl;
+    int rc = fc_ctl_start(cfg, &registry, &ctl);
+    if (rc < 0)
+        return 1;
+    log_catalog(registry.current);
     /* The store thread is the scheduler's last "io thread" (core/async.h). */
     struct fc_sched *sched;
-    int rc = fc_sched_start(cfg, cfg->io_threads + 1, &sched);
+    rc = fc_sched_start(cfg, &registry, cfg->io_threads + 1, &sched);
     if (rc < 0) {
         FC_LOG_ERROR("cannot start workers: %s", strerror(-rc));
+        fc_ctl_stop(ctl);
+        fc_registry_destroy(&registry);
         return 1;
     }
+    fc_ctl_attach(ctl, sched);
     struct fc_async *async;
     rc = fc_async_start(cfg, sched, cfg->io_threads, &async);
-    if (rc < 0) {
-        fc_sched_stop(sched);
-        fc_sched_destroy(sched);
-        return 1;
-    }
-    struct fc_server *server;
-    rc = fc_server_start(cfg, sched, async, &server);
-    if (rc < 0) {
+    struct fc_server *server = NULL;
+    if (rc == 0 && (rc = fc_server_start(cfg, sched, async, ctl, &server)) < 0) {
         FC_LOG_ERROR("cannot start on %s: %s", cfg->listen, strerror(-rc));
-        fc_sched_stop(sched);
         fc_async_stop(async);
+    }
+    if (rc < 0) {
+        fc_sched_stop(sched);
+        fc_ctl_stop(ctl);
         fc_sched_destroy(sched);
+        fc_registry_destroy(&registry);
         return 1;
     }
-    for (uint32_t i = 0; i < cfg->catalog.count; i++)
-        FC_LOG_INFO("function %s/%s from %s", cfg->catalog.functions[i]->service,
-                    cfg->catalog.functions[i]->name, cfg->catalog.functions[i]->code_dir);
     FC_LOG_INFO("fcd started (pid %d, %u io threads, data in %s)", (int)getpid(), cfg->io_threads,
                 cfg->data_dir);
     int sig = wait_for_stop(sfd, cfg);
@@ -159,8 +173,10 @@ static int run(struct fc_config *cfg, int sfd) {
      * the queue through the still-running store thread), then the store. */
     fc_sched_stop(sched);
     fc_async_stop(async);
+    fc_ctl_stop(ctl);
     fc_server_destroy(server);
     fc_sched_destroy(sched);
+    fc_registry_destroy(&registry);
     FC_LOG_INFO("fcd stopped");
     return 0;
 }

@@ -1,6 +1,8 @@
 /* registry.c — see registry.h. */
 #include "core/registry.h"
 
+#include "core/assert.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
@@ -67,6 +69,11 @@ bool fc_name_valid(const char *name, size_t len, size_t max) {
     return true;
 }
 
+/* Process-wide sequences for fc_function's uid and revision: the only
+ * global state here, because an object's age must compare across catalogs
+ * and threads. */
+static _Atomic uint64_t revision_seq;
+
 static void function_free(struct fc_function *f) {
     for (char **p = f->argv; *p; p++)
         free(*p);
@@ -79,23 +86,14 @@ static void function_free(struct fc_function *f) {
     free(f);
 }
 
-/* A new function with FC's defaults, or NULL (err set). */
-static struct fc_function *function_new(struct fc_catalog *cat, const char *service,
-                                        const char *name, char *err) {
+struct fc_function *fc_function_new(const char *service, const char *name,
+                                    char err[FC_ERR_BYTES]) {
     if (!fc_name_valid(service, strlen(service), FC_SERVICE_NAME_MAX)) {
         fail(err, "service name '%s' is invalid", service);
         return NULL;
     }
     if (!fc_name_valid(name, strlen(name), FC_FUNCTION_NAME_MAX)) {
         fail(err, "function name '%s' is invalid", name);
-        return NULL;
-    }
-    if (fc_catalog_find(cat, service, strlen(service), name, strlen(name)) != NULL) {
-        fail(err, "function '%s' is declared twice in service '%s'", name, service);
-        return NULL;
-    }
-    if (cat->count >= FC_FUNCTIONS_MAX) {
-        fail(err, "more than %u functions", FC_FUNCTIONS_MAX);
         return NULL;
     }
     struct fc_function *f = calloc(1, sizeof(*f));
@@ -105,6 +103,9 @@ static struct fc_function *function_new(struct fc_catalog *cat, const char *serv
     }
     snprintf(f->service, sizeof(f->service), "%s", service);
     snprintf(f->name, sizeof(f->name), "%s", name);
+    /* Relaxed: a unique number is all that is needed. */
+    f->revision = atomic_fetch_add_explicit(&revision_seq, 1, memory_order_relaxed) + 1;
+    atomic_init(&f->refs, 1);
     f->memory_mb = 128;
     f->timeout_s = 3;
     f->initialization_timeout_s = 3;
@@ -117,9 +118,21 @@ static struct fc_function *function_new(struct fc_catalog *cat, const char *serv
     return f;
 }
 
-/* Resolve the code directory and default the command to its bootstrap. */
-static int function_finish(struct fc_catalog *cat, struct fc_function *f, const char *code_dir,
-                           char *err) {
+/* A new function of the config (bootstrap) catalog, or NULL (err set). */
+static struct fc_function *function_new(struct fc_catalog *cat, const char *service,
+                                        const char *name, char *err) {
+    if (fc_catalog_find(cat, service, strlen(service), name, strlen(name)) != NULL) {
+        fail(err, "function '%s' is declared twice in service '%s'", name, service);
+        return NULL;
+    }
+    if (cat->count >= FC_FUNCTIONS_MAX) {
+        fail(err, "more than %u functions", FC_FUNCTIONS_MAX);
+        return NULL;
+    }
+    return fc_function_new(service, name, err);
+}
+
+int fc_function_set_code(struct fc_function *f, const char *code_dir, char err[FC_ERR_BYTES]) {
     if (code_dir == NULL || realpath(code_dir, f->code_dir) == NULL)
         return fail(err, "%s/%s: code_dir '%s' does not exist", f->service, f->name,
                     code_dir ? code_dir : "(missing)");
@@ -130,7 +143,17 @@ static int function_finish(struct fc_catalog *cat, struct fc_function *f, const 
         if (f->argv[0] == NULL)
             return fail(err, "out of memory");
     }
+    return 0;
+}
+
+/* Give f its code and the next id of the config catalog. */
+static int function_finish(struct fc_catalog *cat, struct fc_function *f, const char *code_dir,
+                           char *err) {
+    int rc = fc_function_set_code(f, code_dir, err);
+    if (rc < 0)
+        return rc;
     f->id = cat->count;
+    f->uid = f->revision;
     cat->functions[cat->count++] = f;
     return 0;
 }
@@ -226,42 +249,39 @@ static int trigger_member(json_t *obj, struct fc_function *f, const char *where,
     return 0;
 }
 
-/* A destination function: "acs:fc:<region>:<account>:services/<s>[.<q>]/
- * functions/<f>" (FC's ARN) or "<s>/<f>", stored as "<s>/<f>". NULL is
- * none. Returns 0 or -EINVAL. */
-static int destination(json_t *v, char out[FC_SERVICE_NAME_MAX + FC_FUNCTION_NAME_MAX + 2]) {
+int fc_destination_parse(const char *s, char *out, size_t cap) {
     out[0] = '\0';
-    if (v == NULL)
-        return 0;
-    const char *s = json_string_value(v), *svc, *fn;
-    if (s == NULL)
-        return -EINVAL;
     if (strncmp(s, "http://", 7) == 0) { /* an HTTP endpoint: http://IPv4[:port]/path */
         struct fc_http_url url;
-        if (strlen(s) >= FC_SERVICE_NAME_MAX + FC_FUNCTION_NAME_MAX + 2 ||
-            fc_http_url_parse(s, &url) < 0)
+        if (strlen(s) >= cap || fc_http_url_parse(s, &url) < 0)
             return -EINVAL;
-        snprintf(out, FC_SERVICE_NAME_MAX + FC_FUNCTION_NAME_MAX + 2, "%s", s);
+        snprintf(out, cap, "%s", s);
         return 0;
     }
     const char *at = strstr(s, ":services/");
     if (strncmp(s, "acs:fc:", 7) == 0 && at != NULL) {
-        svc = at + 10;
-        const char *f = strstr(svc, "/functions/");
+        const char *svc = at + 10, *f = strstr(svc, "/functions/");
         if (f == NULL)
             return -EINVAL;
-        fn = f + 11;
         size_t svc_len = strcspn(svc, "./");
-        snprintf(out, FC_SERVICE_NAME_MAX + FC_FUNCTION_NAME_MAX + 2, "%.*s/%s", (int)svc_len,
-                 svc, fn);
+        snprintf(out, cap, "%.*s/%s", (int)svc_len, svc, f + 11);
     } else {
-        snprintf(out, FC_SERVICE_NAME_MAX + FC_FUNCTION_NAME_MAX + 2, "%s", s);
+        snprintf(out, cap, "%s", s);
     }
     const char *slash = strchr(out, '/');
     if (slash == NULL || !fc_name_valid(out, (size_t)(slash - out), FC_SERVICE_NAME_MAX) ||
         !fc_name_valid(slash + 1, strlen(slash + 1), FC_FUNCTION_NAME_MAX))
         return -EINVAL;
     return 0;
+}
+
+/* A config destination: a JSON string for fc_destination_parse, or absent. */
+static int destination(json_t *v, char out[FC_DESTINATION_BYTES]) {
+    out[0] = '\0';
+    if (v == NULL)
+        return 0;
+    const char *s = json_string_value(v);
+    return s == NULL ? -EINVAL : fc_destination_parse(s, out, FC_DESTINATION_BYTES);
 }
 
 /* "async": {"max_retries": 0..8, "max_event_age_s": 1..604800, "stateful": bool}
@@ -307,11 +327,13 @@ static int timers_member(json_t *obj, struct fc_function *f, const char *where, 
         const char *why = NULL;
         if (!json_is_object(t) || json_object_size(t) != known || name == NULL ||
             !fc_name_valid(name, strlen(name), FC_FUNCTION_NAME_MAX) || cron == NULL ||
+            strlen(cron) >= sizeof(tm->cron) ||
             (payload && !json_is_string(payload)) || (enable && !json_is_boolean(enable)) ||
             fc_cron_parse(cron, &tm->schedule, &why) < 0)
             return fail(err, "%s.timer_triggers[%zu]: expected {\"name\", \"cron\", \"payload\", "
                              "\"enable\"}%s%s", where, i, why ? ": bad cron " : "", why ? why : "");
         snprintf(tm->name, sizeof(tm->name), "%s", name);
+        snprintf(tm->cron, sizeof(tm->cron), "%s", cron);
         tm->payload = strdup(payload ? json_string_value(payload) : "");
         tm->enabled = enable == NULL || json_is_true(enable);
         f->timers_count++;
@@ -467,17 +489,55 @@ static uint32_t name_hash(const char *svc, size_t svc_len, const char *fn, size_
     return h;
 }
 
+static int name_cmp(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int fc_catalog_add_service(struct fc_catalog *cat, const char *name) {
+    char **grown = realloc(cat->services, (cat->services_count + 1) * sizeof(*grown));
+    if (grown == NULL)
+        return -ENOMEM;
+    cat->services = grown;
+    cat->services[cat->services_count] = strdup(name);
+    if (cat->services[cat->services_count] == NULL)
+        return -ENOMEM;
+    cat->services_count++;
+    return 0;
+}
+
+/* Every function's service into the sorted, unique service list. */
+static int seal_services(struct fc_catalog *cat) {
+    for (uint32_t id = 0; id < cat->count; id++)
+        if (cat->functions[id] && fc_catalog_add_service(cat, cat->functions[id]->service) < 0)
+            return -ENOMEM;
+    if (cat->services_count == 0)
+        return 0;
+    qsort(cat->services, cat->services_count, sizeof(*cat->services), name_cmp);
+    uint32_t kept = 1;
+    for (uint32_t i = 1; i < cat->services_count; i++) {
+        if (strcmp(cat->services[i], cat->services[kept - 1]) == 0)
+            free(cat->services[i]);
+        else
+            cat->services[kept++] = cat->services[i];
+    }
+    cat->services_count = kept;
+    return 0;
+}
+
 int fc_catalog_seal(struct fc_catalog *cat) {
     uint32_t size = 16;
     while (size < cat->count * 2)
         size *= 2;
     free(cat->hash);
     cat->hash = calloc(size, sizeof(*cat->hash));
-    if (cat->hash == NULL)
+    if (cat->hash == NULL || seal_services(cat) < 0)
         return -ENOMEM;
     cat->hash_mask = size - 1;
     for (uint32_t id = 0; id < cat->count; id++) {
         const struct fc_function *f = cat->functions[id];
+        if (f == NULL)
+            continue;
+        FC_ASSERT(f->id == id);
         uint32_t i = name_hash(f->service, strlen(f->service), f->name, strlen(f->name));
         while (cat->hash[i & cat->hash_mask] != 0)
             i++;
@@ -494,9 +554,10 @@ static bool names_equal(const struct fc_function *f, const char *svc, size_t svc
 
 const struct fc_function *fc_catalog_find(const struct fc_catalog *cat, const char *service,
                                           size_t service_len, const char *name, size_t name_len) {
-    if (cat->hash == NULL) { /* still being built: the main thread only */
+    if (cat->hash == NULL) { /* still being built: its builder only */
         for (uint32_t id = 0; id < cat->count; id++)
-            if (names_equal(cat->functions[id], service, service_len, name, name_len))
+            if (cat->functions[id] &&
+                names_equal(cat->functions[id], service, service_len, name, name_len))
                 return cat->functions[id];
         return NULL;
     }
@@ -511,18 +572,103 @@ const struct fc_function *fc_catalog_find(const struct fc_catalog *cat, const ch
 }
 
 bool fc_catalog_has_service(const struct fc_catalog *cat, const char *service, size_t len) {
-    for (uint32_t id = 0; id < cat->count; id++) {
-        const char *s = cat->functions[id]->service;
-        if (strlen(s) == len && memcmp(s, service, len) == 0)
+    uint32_t lo = 0, hi = cat->services_count;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        const char *s = cat->services[mid];
+        size_t slen = strlen(s);
+        int c = memcmp(s, service, slen < len ? slen : len);
+        if (c == 0)
+            c = slen < len ? -1 : slen > len ? 1 : 0;
+        if (c == 0)
             return true;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return false;
 }
 
 void fc_catalog_free(struct fc_catalog *cat) {
     for (uint32_t id = 0; id < cat->count; id++)
-        function_free(cat->functions[id]);
+        if (cat->functions[id])
+            fc_function_unref(cat->functions[id]);
+    for (uint32_t i = 0; i < cat->services_count; i++)
+        free(cat->services[i]);
+    free(cat->services);
     free(cat->hash);
+    cat->services = NULL;
+    cat->services_count = 0;
     cat->hash = NULL;
     cat->count = 0;
+}
+
+void fc_function_unref(const struct fc_function *f) {
+    /* acq_rel: the last holder must see every other holder's use finished. */
+    if (atomic_fetch_sub_explicit(&((struct fc_function *)f)->refs, 1, memory_order_acq_rel) == 1)
+        function_free((struct fc_function *)f);
+}
+
+struct fc_catalog *fc_catalog_new(void) {
+    struct fc_catalog *cat = calloc(1, sizeof(*cat));
+    if (cat != NULL)
+        atomic_init(&cat->refs, 1);
+    return cat;
+}
+
+void fc_catalog_put(struct fc_catalog *cat, struct fc_function *f) {
+    FC_ASSERT(f->id < FC_FUNCTIONS_MAX && cat->functions[f->id] == NULL && cat->hash == NULL);
+    fc_function_ref(f);
+    cat->functions[f->id] = f;
+    if (f->id >= cat->count)
+        cat->count = f->id + 1;
+}
+
+void fc_catalog_unref(struct fc_catalog *cat) {
+    if (cat == NULL ||
+        atomic_fetch_sub_explicit(&cat->refs, 1, memory_order_acq_rel) != 1) /* as above */
+        return;
+    fc_catalog_free(cat);
+    free(cat);
+}
+
+void fc_registry_init(struct fc_registry *r, struct fc_catalog *initial) {
+    pthread_mutex_init(&r->lock, NULL);
+    r->current = initial;
+    initial->generation = 1;
+    atomic_init(&r->generation, 1);
+}
+
+void fc_registry_publish(struct fc_registry *r, struct fc_catalog *next) {
+    pthread_mutex_lock(&r->lock);
+    struct fc_catalog *old = r->current;
+    next->generation = old->generation + 1;
+    r->current = next;
+    /* Relaxed: readers that see it take the lock, which orders the catalog. */
+    atomic_store_explicit(&r->generation, next->generation, memory_order_relaxed);
+    pthread_mutex_unlock(&r->lock);
+    fc_catalog_unref(old);
+}
+
+void fc_registry_view_refresh(struct fc_registry *r, struct fc_catalog_view *v) {
+    pthread_mutex_lock(&r->lock);
+    struct fc_catalog *old = v->cat;
+    v->cat = r->current;
+    v->generation = v->cat->generation;
+    atomic_fetch_add_explicit(&v->cat->refs, 1, memory_order_relaxed); /* under the lock */
+    pthread_mutex_unlock(&r->lock);
+    fc_catalog_unref(old);
+}
+
+void fc_registry_view_release(struct fc_catalog_view *v) {
+    fc_catalog_unref(v->cat);
+    v->cat = NULL;
+    v->generation = 0;
+}
+
+void fc_registry_destroy(struct fc_registry *r) {
+    fc_catalog_unref(r->current);
+    r->current = NULL;
+    pthread_mutex_destroy(&r->lock);
 }

@@ -10,30 +10,39 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
-int fc_sched_start(const struct fc_config *cfg, uint32_t io_count, struct fc_sched **out) {
+/* Zeroed memory that becomes resident only where it is written. */
+static void *lazy_zeroed(size_t bytes) {
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+int fc_sched_start(const struct fc_config *cfg, struct fc_registry *reg, uint32_t io_count,
+                   struct fc_sched **out) {
     struct fc_sched *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return -ENOMEM;
     s->cfg = cfg;
+    s->registry = reg;
     s->io_count = io_count;
     s->worker_count = cfg->workers;
-    uint32_t fns = cfg->catalog.count ? cfg->catalog.count : 1;
     size_t rings = 2 * (size_t)io_count * s->worker_count;
     s->workers = calloc(s->worker_count, sizeof(*s->workers));
     s->rings = aligned_alloc(64, rings * sizeof(*s->rings));
     s->io = aligned_alloc(64, io_count * sizeof(*s->io));
     s->io_ring = calloc(io_count, sizeof(*s->io_ring));
-    s->counters = aligned_alloc(64, (size_t)fns * s->worker_count * sizeof(*s->counters));
-    s->instances = calloc(fns, sizeof(*s->instances));
+    s->counters_bytes = (size_t)FC_FUNCTIONS_MAX * s->worker_count * sizeof(*s->counters);
+    s->instances_bytes = FC_FUNCTIONS_MAX * sizeof(*s->instances);
+    s->counters = lazy_zeroed(s->counters_bytes); /* page-aligned: 64 too */
+    s->instances = lazy_zeroed(s->instances_bytes);
     s->invs = calloc((size_t)io_count * FC_INV_POOL_MAX, sizeof(*s->invs));
     if (!s->workers || !s->rings || !s->io || !s->io_ring || !s->counters || !s->instances ||
         !s->invs) {
         fc_sched_destroy(s);
         return -ENOMEM;
     }
-    memset(s->counters, 0, (size_t)fns * s->worker_count * sizeof(*s->counters));
     for (size_t i = 0; i < rings; i++)
         fc_ring_init(&s->rings[i]);
     for (uint32_t i = 0; i < io_count; i++)
@@ -54,6 +63,10 @@ int fc_sched_start(const struct fc_config *cfg, uint32_t io_count, struct fc_sch
     }
     *out = s;
     return 0;
+}
+
+struct fc_registry *fc_sched_registry(struct fc_sched *s) {
+    return s->registry;
 }
 
 void fc_sched_stop(struct fc_sched *s) {
@@ -81,8 +94,10 @@ void fc_sched_destroy(struct fc_sched *s) {
     free(s->rings);
     free(s->io);
     free(s->io_ring);
-    free(s->counters);
-    free((void *)s->instances);
+    if (s->counters)
+        munmap(s->counters, s->counters_bytes);
+    if (s->instances)
+        munmap((void *)s->instances, s->instances_bytes);
     free(s->invs);
     free(s);
 }

@@ -30,10 +30,15 @@
 
 struct fc_sched;
 
-/* Start cfg->workers worker threads for io_count io threads. cfg (and its
- * catalog) is borrowed until fc_sched_destroy. Main thread. Returns 0 or
- * -errno; nothing is left running on error. */
-int fc_sched_start(const struct fc_config *cfg, uint32_t io_count, struct fc_sched **out);
+/* Start cfg->workers worker threads for io_count io threads. cfg and reg
+ * (the published catalog every thread reads) are borrowed until
+ * fc_sched_destroy. Main thread. Returns 0 or -errno; nothing is left
+ * running on error. */
+int fc_sched_start(const struct fc_config *cfg, struct fc_registry *reg, uint32_t io_count,
+                   struct fc_sched **out);
+
+/* The registry the scheduler was started with. */
+struct fc_registry *fc_sched_registry(struct fc_sched *s);
 
 /* Stop the workers: every instance is killed, queued and running
  * invocations complete with FC_INV_INTERNAL. Then join. Main thread, after

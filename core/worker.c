@@ -80,6 +80,9 @@ static void inv_timer_cb(struct fc_wheel_entry *e);
 static void slot_release(struct fc_worker *w, struct fc_slot *slot);
 static void pool_dispatch(struct fc_worker *w, struct fc_pool *pool);
 static void instance_kill(struct fc_instance *inst);
+static void instance_stop_idle(struct fc_worker *w, struct fc_instance *inst);
+static void pool_free(struct fc_worker *w, struct fc_pool *pool);
+static void pool_unqueue(struct fc_pool *pool, struct fc_invocation *inv);
 
 /* ---- completion ---------------------------------------------------------------- */
 
@@ -724,14 +727,20 @@ static void inst_timer_cb(struct fc_wheel_entry *e) {
         slot_arm_connect(w, &inst->slots[0]);
         return;
     }
-    if (inst->state == FC_INST_READY && inst->busy == 0) {
-        const struct fc_function *fn = inst->pool->fn;
-        FC_LOG_INFO("instance %s of %s/%s idle: stopping", inst->proc.id, fn->service, fn->name);
-        instance_withdraw(w, inst);
-        inst->state = FC_INST_STOPPING;
-        if (fn->pre_stop == NULL || hook_run(w, inst, "GET", "/pre-stop") < 0)
-            instance_kill(inst);
-    }
+    if (inst->state == FC_INST_READY && inst->busy == 0)
+        instance_stop_idle(w, inst);
+}
+
+/* Stop a ready instance with nothing running: /pre-stop first if set. */
+static void instance_stop_idle(struct fc_worker *w, struct fc_instance *inst) {
+    const struct fc_function *fn = inst->pool->fn;
+    FC_LOG_INFO("instance %s of %s/%s %s: stopping", inst->proc.id, fn->service, fn->name,
+                inst->pool->retired ? "replaced" : "idle");
+    fc_wheel_unlink(&inst->timer);
+    instance_withdraw(w, inst);
+    inst->state = FC_INST_STOPPING;
+    if (fn->pre_stop == NULL || hook_run(w, inst, "GET", "/pre-stop") < 0)
+        instance_kill(inst);
 }
 
 static void arm_idle_reclaim(struct fc_worker *w, struct fc_instance *inst) {
@@ -769,6 +778,11 @@ static void slot_release(struct fc_worker *w, struct fc_slot *slot) {
     }
     if (inst->state != FC_INST_READY)
         return;
+    if (pool->retired) { /* an old version: it finishes what it runs, then stops */
+        if (inst->busy == 0)
+            instance_stop_idle(w, inst);
+        return;
+    }
     slot->next_idle = pool->idle;
     pool->idle = slot;
     if (inst->busy == 0)
@@ -912,9 +926,12 @@ static void instance_free_if_done(struct fc_worker *w, struct fc_instance *inst)
         fc_buf_free(&inst->hook_inv->resp);
         free(inst->hook_inv);
     }
+    struct fc_pool *pool = inst->pool;
     free(inst->slots);
     free(inst);
     w->instances_live--;
+    if (pool->retired && pool->instances == NULL)
+        pool_free(w, pool);
 }
 
 /* The process exited: fail what it was running, release everything. */
@@ -951,8 +968,10 @@ static void on_pidfd(struct fc_worker *w, struct fc_instance *inst) {
     atomic_fetch_sub_explicit(&w->sched->instances[fn->id], 1, memory_order_relaxed);
     FC_LOG_DEBUG("instance %s of %s/%s ended (status %d%s)", inst->proc.id, fn->service, fn->name,
                  status, oom ? ", OOM" : "");
+    bool retired = pool->retired; /* a retired pool may go with its last instance */
     instance_free_if_done(w, inst);
-    pool_dispatch(w, pool); /* queued work may start a new instance */
+    if (!retired)
+        pool_dispatch(w, pool); /* queued work may start a new instance */
 }
 
 /* Start a new instance of the pool's function. Returns 0 or -errno. */
@@ -1072,6 +1091,111 @@ static void pool_dispatch(struct fc_worker *w, struct fc_pool *pool) {
     pool_scale(w, pool);
 }
 
+/* ---- pools: one per version of a function ------------------------------------ */
+
+static struct fc_pool *pool_new(struct fc_worker *w, const struct fc_function *fn) {
+    (void)w;
+    struct fc_pool *pool = calloc(1, sizeof(*pool));
+    if (pool == NULL)
+        return NULL;
+    fc_function_ref(fn);
+    pool->fn = fn;
+    pool->log_fd = -1;
+    fc_wheel_entry_init(&pool->scale_timer, pool_scale_cb);
+    return pool;
+}
+
+static void pool_free(struct fc_worker *w, struct fc_pool *pool) {
+    FC_ASSERT(pool->instances == NULL && pool->queue_head == NULL);
+    if (pool->retired) {
+        struct fc_pool **pp = &w->retired;
+        while (*pp != pool)
+            pp = &(*pp)->next_retired;
+        *pp = pool->next_retired;
+    }
+    if (pool->log_pending.len > 0)
+        log_flush(w); /* it may sit in the dirty list */
+    if (pool->log_fd >= 0)
+        close(pool->log_fd);
+    fc_buf_free(&pool->log_pending);
+    fc_wheel_unlink(&pool->scale_timer);
+    fc_function_unref(pool->fn);
+    free(pool);
+}
+
+/* The pool's function changed (successor: the new version's pool) or was
+ * deleted (successor NULL): hand the queue over or fail it, stop the idle
+ * instances; busy ones stop when done (slot_release). */
+static void pool_retire(struct fc_worker *w, struct fc_pool *pool, struct fc_pool *successor) {
+    FC_ASSERT(!pool->retired);
+    pool->retired = true;
+    fc_wheel_unlink(&pool->scale_timer);
+    if (successor != NULL) {
+        while (pool->queue_head != NULL) {
+            struct fc_invocation *inv = pool->queue_head;
+            pool_unqueue(pool, inv);
+            if (successor->queue_tail)
+                successor->queue_tail->next = inv;
+            else
+                successor->queue_head = inv;
+            successor->queue_tail = inv;
+            successor->queued++;
+        }
+    } else {
+        pool_fail_queue(w, pool, FC_INV_GONE, "the function was deleted");
+    }
+    for (struct fc_instance *inst = pool->instances, *next; inst; inst = next) {
+        next = inst->next;
+        if (inst->state == FC_INST_READY && inst->busy == 0)
+            instance_stop_idle(w, inst);
+    }
+    pool->next_retired = w->retired;
+    w->retired = pool;
+    if (pool->instances == NULL)
+        pool_free(w, pool);
+    if (successor != NULL)
+        pool_dispatch(w, successor);
+}
+
+/* The pool that runs fn: the current one when it is fn's version or newer;
+ * a new one (retiring the old) when fn is newer; NULL when fn's id now
+ * belongs to a newer function (fn was deleted). */
+static struct fc_pool *pool_for(struct fc_worker *w, const struct fc_function *fn) {
+    struct fc_pool *pool = w->pools[fn->id];
+    if (pool != NULL && (pool->fn == fn || pool->fn->revision > fn->revision))
+        return pool->fn->uid == fn->uid ? pool : NULL;
+    struct fc_pool *next = pool_new(w, fn);
+    if (next == NULL)
+        return pool; /* out of memory: the old version serves on */
+    w->pools[fn->id] = next;
+    if (pool != NULL)
+        pool_retire(w, pool, pool->fn->uid == fn->uid ? next : NULL);
+    return next;
+}
+
+/* The catalog changed: retire the pools of functions that changed or went.
+ * New versions get their pools now, so queued work moves over at once. */
+static void pools_refresh(struct fc_worker *w) {
+    uint64_t seen = w->view.generation;
+    const struct fc_catalog *cat = fc_registry_view(w->sched->registry, &w->view);
+    if (w->view.generation == seen)
+        return;
+    for (uint32_t id = 0; id < FC_FUNCTIONS_MAX; id++) {
+        struct fc_pool *pool = w->pools[id];
+        const struct fc_function *now = id < cat->count ? cat->functions[id] : NULL;
+        if (pool == NULL || pool->fn == now)
+            continue;
+        if (now != NULL && now->uid == pool->fn->uid && now->revision > pool->fn->revision) {
+            pool_for(w, now);
+            continue;
+        }
+        if (now == NULL || now->uid != pool->fn->uid) {
+            w->pools[id] = NULL;
+            pool_retire(w, pool, NULL);
+        }
+    }
+}
+
 /* ---- invocations --------------------------------------------------------------- */
 
 static void pool_unqueue(struct fc_pool *pool, struct fc_invocation *inv) {
@@ -1143,14 +1267,13 @@ static void inv_timer_cb(struct fc_wheel_entry *e) {
                     fn->timeout_s);
         inv_abort_running(w, inv, FC_INV_TIMEOUT);
     } else { /* waited in the queue too long: the function is saturated */
-        pool_unqueue(&w->pools[fn->id], inv);
+        pool_unqueue(w->pools[fn->id], inv);
         snprintf(inv->error, sizeof(inv->error), "waited %u ms for an instance", QUEUE_WAIT_MS);
         inv_complete(w, inv, FC_INV_THROTTLED);
     }
 }
 
 static void on_invocation(struct fc_worker *w, struct fc_invocation *inv) {
-    struct fc_pool *pool = &w->pools[inv->fn->id];
     /* Relaxed: the submit ring's acquire made the io thread's writes visible. */
     w->held[(size_t)inv->io_index * FC_INV_POOL_MAX + inv->pool_index] =
         (atomic_load_explicit(&inv->generation, memory_order_relaxed) & 0xffffff) + 1;
@@ -1166,6 +1289,11 @@ static void on_invocation(struct fc_worker *w, struct fc_invocation *inv) {
     fc_wheel_entry_init(&inv->timer, inv_timer_cb);
     if (atomic_load(&w->stop)) {
         inv_complete(w, inv, FC_INV_INTERNAL);
+        return;
+    }
+    struct fc_pool *pool = pool_for(w, inv->fn);
+    if (pool == NULL) {
+        inv_complete(w, inv, FC_INV_GONE);
         return;
     }
     if (pool->idle != NULL && pool->queue_head == NULL) {
@@ -1206,7 +1334,7 @@ static void on_cancel(struct fc_worker *w, uintptr_t notice) {
         return;
     }
     if (inv->slot == NULL) {
-        pool_unqueue(&w->pools[inv->fn->id], inv);
+        pool_unqueue(w->pools[inv->fn->id], inv);
         inv_complete(w, inv, FC_INV_CANCELLED);
         return;
     }
@@ -1283,9 +1411,8 @@ static bool rings_empty(struct fc_worker *w) {
 /* Stop: hand back what waits or runs as FC_INV_INTERNAL ("fcd is
  * stopping", which the store thread puts back in the queue without using an
  * attempt), kill every instance, then let the pidfds finish. */
-static void worker_shutdown(struct fc_worker *w) {
-    for (uint32_t id = 0; id < w->sched->cfg->catalog.count; id++) {
-        struct fc_pool *pool = &w->pools[id];
+static void pool_shutdown(struct fc_worker *w, struct fc_pool *pool) {
+    {
         pool_fail_queue(w, pool, FC_INV_INTERNAL, "fcd is stopping");
         for (struct fc_instance *inst = pool->instances; inst; inst = inst->next) {
             for (uint32_t i = 0; i < pool->fn->concurrency; i++) {
@@ -1305,6 +1432,14 @@ static void worker_shutdown(struct fc_worker *w) {
     }
 }
 
+static void worker_shutdown(struct fc_worker *w) {
+    for (uint32_t id = 0; id < FC_FUNCTIONS_MAX; id++)
+        if (w->pools[id] != NULL)
+            pool_shutdown(w, w->pools[id]);
+    for (struct fc_pool *pool = w->retired; pool; pool = pool->next_retired)
+        pool_shutdown(w, pool);
+}
+
 static void worker_loop(struct fc_worker *w) {
     arm_wake(w);
     bool stopping = false;
@@ -1312,6 +1447,7 @@ static void worker_loop(struct fc_worker *w) {
     for (;;) {
         w->now_ms = mono_us() / 1000;
         fc_wheel_run(&w->wheel, w->now_ms);
+        pools_refresh(w);
         drain_submits(w);
         if (atomic_load(&w->stop) && !stopping) {
             stopping = true;
@@ -1346,17 +1482,11 @@ int fc_worker_init(struct fc_worker *w, struct fc_sched *s, uint32_t index) {
     w->sched = s;
     w->index = index;
     fc_waker_init(&w->waker, eventfd(0, EFD_CLOEXEC));
-    uint32_t fns = s->cfg->catalog.count;
-    w->pools = calloc(fns ? fns : 1, sizeof(*w->pools));
+    w->pools = calloc(FC_FUNCTIONS_MAX, sizeof(*w->pools));
     w->io_pushed = calloc(s->io_count, sizeof(*w->io_pushed));
     w->held = calloc((size_t)s->io_count * FC_INV_POOL_MAX, sizeof(*w->held));
     if (w->waker.efd < 0 || !w->pools || !w->io_pushed || !w->held)
         return -ENOMEM;
-    for (uint32_t id = 0; id < fns; id++) {
-        w->pools[id].fn = s->cfg->catalog.functions[id];
-        w->pools[id].log_fd = -1;
-        fc_wheel_entry_init(&w->pools[id].scale_timer, pool_scale_cb);
-    }
     atomic_init(&w->stop, false);
     return fc_reqid_init(&w->ids);
 }
@@ -1386,11 +1516,14 @@ void *fc_worker_main(void *arg) {
 }
 
 void fc_worker_destroy(struct fc_worker *w) {
-    for (uint32_t id = 0; w->pools && id < w->sched->cfg->catalog.count; id++) {
-        if (w->pools[id].log_fd >= 0)
-            close(w->pools[id].log_fd);
-        fc_buf_free(&w->pools[id].log_pending);
-    }
+    for (uint32_t id = 0; w->pools && id < FC_FUNCTIONS_MAX; id++)
+        if (w->pools[id] != NULL) {
+            FC_ASSERT(w->pools[id]->instances == NULL);
+            pool_free(w, w->pools[id]);
+        }
+    while (w->retired != NULL)
+        pool_free(w, w->retired);
+    fc_registry_view_release(&w->view);
     if (w->waker.efd >= 0)
         close(w->waker.efd);
     free(w->pools);

@@ -45,14 +45,18 @@ struct fc_counter {
 
 struct fc_sched {
     const struct fc_config *cfg;
+    struct fc_registry *registry;
     uint32_t io_count;
     uint32_t worker_count;
     struct fc_worker *workers;
     struct fc_ring *rings;        /* [2 * (io * worker_count + w) + {0 submit, 1 complete}] */
     struct fc_waker *io;          /* [io_count]: how to wake io thread i */
     struct io_uring **io_ring;    /* [io_count]: its ring, for its own wake-ups of others */
+    /* Indexed by function id (< FC_FUNCTIONS_MAX); mapped zero and touched
+     * only as functions run, so unused ids cost address space, not memory. */
     struct fc_counter *counters;  /* [fn * worker_count + w] */
     _Atomic uint32_t *instances;  /* [fn]: instances of fn on all workers */
+    size_t counters_bytes, instances_bytes;
     struct fc_invocation *invs;   /* [io * FC_INV_POOL_MAX]: never freed while running */
 };
 
@@ -124,8 +128,15 @@ struct fc_instance {
     struct fc_instance *next;
 };
 
+/* The instances and wait queue of one version of a function (an
+ * fc_function object, referenced). When the function changes or goes, its
+ * pool retires: its queue moves to the new version's pool (or fails), idle
+ * instances stop, busy ones stop when they finish, and the pool is freed
+ * with its last instance. */
 struct fc_pool {
     const struct fc_function *fn;
+    bool retired;
+    struct fc_pool *next_retired;
     struct fc_instance *instances;
     struct fc_slot *idle; /* ready slots, most recently used first */
     struct fc_invocation *queue_head, *queue_tail;
@@ -149,7 +160,9 @@ struct fc_worker {
     struct fc_waker waker;  /* shared: producers wake this worker through it */
     _Atomic bool stop;      /* shared: set by the main thread */
     char _guard[64];
-    struct fc_pool *pools; /* [catalog count] */
+    struct fc_pool **pools;   /* [FC_FUNCTIONS_MAX]: the current pool of each function id */
+    struct fc_pool *retired;  /* retired pools with instances still running */
+    struct fc_catalog_view view;
     uint32_t instances_live;
     uint64_t instance_seq;
     struct fc_reqid_gen ids;

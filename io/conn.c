@@ -87,7 +87,7 @@ static void conn_timer_update(struct fc_conn *c, bool progress) {
     const struct fc_config *cfg = c->io->cfg;
     if (c->lingering)
         return; /* armed once when lingering started */
-    if ((c->inv != NULL || c->areq != NULL) && !c->send_busy) {
+    if (fc_conn_waiting(c) && !c->send_busy) {
         /* The function's own timeout bounds the wait (worker's wheel). */
         conn_timer_set(c, FC_TIMER_NONE, 0);
     } else if (c->send_busy) {
@@ -104,7 +104,7 @@ static void conn_timer_update(struct fc_conn *c, bool progress) {
 /* ---- lifecycle ---------------------------------------------------------------- */
 
 static void conn_free_if_done(struct fc_conn *c) {
-    if (!c->closed || c->ops > 0 || c->inv != NULL || c->areq != NULL)
+    if (!c->closed || c->ops > 0 || fc_conn_waiting(c))
         return;
     struct fc_io *io = c->io;
     close(c->fd);
@@ -293,7 +293,7 @@ static void conn_fail(struct fc_conn *c, enum fc_error err, const char *reason) 
 
 static void conn_handle_eof(struct fc_conn *c) {
     c->peer_eof = true;
-    if (c->lingering || c->closed || c->inv != NULL || c->areq != NULL) {
+    if (c->lingering || c->closed || fc_conn_waiting(c)) {
         conn_close(c); /* with an invocation running: the client cancelled */
         return;
     }
@@ -385,6 +385,9 @@ static bool conn_begin_body(struct fc_conn *c, const struct fc_http_req *req, si
     c->chunked = req->chunked;
     c->continue_sent = false;
     c->body_max = cfg->http.body_sync_bytes_max;
+    struct fc_route route;
+    if (fc_route_match(req->method_id, req->target, req->target_len, &route) == FC_ROUTE_API)
+        c->body_max = FC_CTL_BODY_BYTES_MAX; /* CreateFunction carries the code */
     const struct fc_http_header *it =
         fc_http_header_find(req, "x-fc-invocation-type", sizeof("x-fc-invocation-type") - 1);
     if (it != NULL && it->value_len == 5 && strncasecmp(it->value, "async", 5) == 0)
@@ -482,7 +485,7 @@ static void conn_finish_request(struct fc_conn *c, const struct fc_http_req *req
 static void conn_process(struct fc_conn *c) {
     struct fc_http_req req;
     bool have_req = false; /* req describes the head at the front of `in` */
-    while (!c->closed && !c->close_after_send && c->inv == NULL && c->areq == NULL &&
+    while (!c->closed && !c->close_after_send && !fc_conn_waiting(c) &&
            c->out.len < FC_CONN_OUT_BYTES_MAX) {
         if (c->phase == FC_PHASE_HEAD) {
             if (c->in.len == 0)
@@ -536,7 +539,7 @@ void fc_conn_drain_all(struct fc_io *io) {
         if (c->fd < 0 || c->closed)
             continue;
         if (c->phase == FC_PHASE_HEAD && c->in.len == 0 && !c->send_busy && c->out.len == 0 &&
-            c->inv == NULL && c->areq == NULL)
+            !fc_conn_waiting(c))
             conn_close(c);
     }
 }
@@ -594,6 +597,33 @@ void fc_conn_on_invocation(struct fc_conn *c, struct fc_invocation *inv) {
     conn_process(c); /* pipelined requests that waited, then flush */
 }
 
+void fc_conn_on_ctl(struct fc_conn *c, struct fc_ctl_req *req) {
+    FC_ASSERT(c->creq == req);
+    c->creq = NULL;
+    if (!c->closed) {
+        bool keep_alive = c->inv_keep_alive && !c->io->draining;
+        size_t before = c->out.len + c->wbuf.len;
+        struct fc_response r = {.status = req->status,
+                                .request_id = req->request_id,
+                                .content_type = req->content_type,
+                                .content_length = req->resp.len,
+                                .keep_alive = keep_alive,
+                                .http10 = c->inv_http10,
+                                .extra = req->extra[0] ? req->extra : NULL};
+        int status = fc_response_full(&c->out, &r, req->resp.data, false) < 0 ? 500 : req->status;
+        fc_log_access(c->async_method, (uint32_t)strlen(c->async_method), c->async_target,
+                      (uint32_t)strlen(c->async_target), status, c->out.len + c->wbuf.len - before,
+                      fc_now_us() - c->request_start_us, req->request_id);
+        if (!keep_alive)
+            c->close_after_send = true;
+    }
+    fc_ctl_req_free(req);
+    if (c->closed)
+        conn_free_if_done(c);
+    else
+        conn_process(c);
+}
+
 void fc_conn_on_async(struct fc_conn *c, struct fc_async_req *req) {
     struct fc_io *io = c->io;
     FC_ASSERT(c->areq == req);
@@ -609,6 +639,9 @@ void fc_conn_on_async(struct fc_conn *c, struct fc_async_req *req) {
             c->close_after_send = true;
     }
     fc_buf_free(&req->payload);
+    if (req->fn != NULL)
+        fc_function_unref(req->fn);
+    req->fn = NULL;
     req->next_free = io->free_areqs;
     io->free_areqs = req;
     if (c->closed)

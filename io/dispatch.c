@@ -5,9 +5,9 @@
  * thread holds the parsed request), the request bytes move into the
  * invocation, and the scheduler takes it to a worker. When it comes back,
  * fc_dispatch_complete turns the result into FC's response (CONTRACT.md
- * §2.2–2.3, §3.3). The management API is routed but not built yet: 501
- * NotImplemented, never a fake success. Anything else is FC's 400
- * PathNotSupported. */
+ * §2.2–2.3, §3.3). Management calls go to the ctl thread (core/ctl.h),
+ * task calls to io/tasks.c, both after the API's signature check. Anything
+ * else is FC's 400 PathNotSupported. */
 #include "io/io_thread.h"
 
 #include "core/log.h"
@@ -160,13 +160,65 @@ static bool signature_ok(struct fc_conn *c, const struct fc_http_req *req, bool 
     return false;
 }
 
+/* May this API call go on? With access keys configured it must be signed
+ * (CONTRACT.md §4) unless anonymous API access was enabled. Without keys the
+ * data plane (InvokeFunction, task status) is open, and the catalog
+ * (`management`) needs api_anonymous: a server nobody configured must not
+ * take code from anyone who can reach it. Returns true, or false with the
+ * error written. */
+static bool api_allowed(struct fc_conn *c, const struct fc_http_req *req, bool management,
+                        bool keep_alive, const char *rid, int *status) {
+    const struct fc_config *cfg = c->io->cfg;
+    bool signed_request = fc_http_header_find(req, "authorization", 13) != NULL;
+    if (cfg->keys_count > 0 && (signed_request || !cfg->api_anonymous))
+        return signature_ok(c, req, keep_alive, rid, status);
+    if (cfg->keys_count > 0 || cfg->api_anonymous || !management)
+        return true;
+    *status = fc_response_error(&c->out, keep_alive, req->minor_version == 0,
+                                req->method_id == FC_HTTP_HEAD, rid, FC_ERR_ACCESS_DENIED,
+                                "the management API needs an access key (--access-key) or "
+                                "api_anonymous");
+    return false;
+}
+
+/* Hand a management call to the ctl thread; answered by fc_conn_on_ctl.
+ * Returns 0 (pending) or the error status written. */
+static int dispatch_ctl(struct fc_conn *c, const struct fc_http_req *req,
+                        const struct fc_route *route, const char *body, uint64_t body_len,
+                        bool keep_alive, const char *rid) {
+    const struct fc_http_header *host = fc_http_header_find(req, "host", 4);
+    const struct fc_http_header *if_match = fc_http_header_find(req, "if-match", 8);
+    struct fc_ctl_req *cr = fc_ctl_req_new(route->path.ptr, route->path.len, route->query.ptr,
+                                           route->query.len, host ? host->value : NULL,
+                                           host ? host->value_len : 0,
+                                           if_match ? if_match->value : NULL,
+                                           if_match ? if_match->value_len : 0);
+    if (cr == NULL || fc_buf_append(&cr->body, body, body_len) < 0) {
+        fc_ctl_req_free(cr);
+        return fc_response_error(&c->out, keep_alive, c->inv_http10, false, rid, FC_ERR_INTERNAL);
+    }
+    cr->io_index = (uint16_t)c->io->index;
+    cr->conn = c;
+    cr->method = req->method_id;
+    snprintf(cr->request_id, sizeof(cr->request_id), "%s", rid);
+    if (fc_ctl_submit(c->io->ctl, cr) < 0) {
+        fc_ctl_req_free(cr);
+        return fc_response_error(&c->out, keep_alive, c->inv_http10, false, rid,
+                                 FC_ERR_RESOURCE_THROTTLED, "too many management calls queued");
+    }
+    c->creq = cr;
+    snprintf(c->async_method, sizeof(c->async_method), "%.*s", (int)req->method_len, req->method);
+    snprintf(c->async_target, sizeof(c->async_target), "%.*s", (int)req->target_len, req->target);
+    return 0;
+}
+
 /* Checks before an invocation: the function exists, its trigger admits the
  * request. Returns the function, or NULL with an error response written
  * (*status set). */
 static const struct fc_function *resolve(struct fc_conn *c, const struct fc_http_req *req,
                                          const struct fc_route *route, bool keep_alive,
                                          const char *rid, int *status) {
-    const struct fc_catalog *cat = &c->io->cfg->catalog;
+    const struct fc_catalog *cat = fc_registry_view(c->io->registry, &c->io->view);
     bool http10 = req->minor_version == 0, head = req->method_id == FC_HTTP_HEAD;
     char a[NAME_BYTES_MAX], b[NAME_BYTES_MAX];
     const char *fn_name = slice_str(a, sizeof(a), route->function.ptr, route->function.len);
@@ -265,6 +317,7 @@ static int dispatch_async(struct fc_conn *c, const struct fc_http_req *req,
     ar->kind = FC_ASYNC_SUBMIT;
     ar->io_index = (uint16_t)io->index;
     ar->conn = c;
+    fc_function_ref(fn); /* the store thread reads it: dropped when the request comes back */
     ar->fn = fn;
     ar->stateful = fn->async_stateful || given ||
                    (en != NULL && en->value_len == 4 && strncasecmp(en->value, "true", 4) == 0);
@@ -286,9 +339,12 @@ static int dispatch_async(struct fc_conn *c, const struct fc_http_req *req,
         rc = fc_buf_append(&ar->payload, c->in.data + c->head_len, body_len);
     if (rc == 0)
         rc = fc_async_submit(io->async, ar);
-    if (rc < 0)
+    if (rc < 0) {
+        fc_function_unref(fn);
+        ar->fn = NULL;
         return fc_response_error(&c->out, keep_alive, http10, head, rid,
                                  FC_ERR_RESOURCE_THROTTLED, "the async store is busy");
+    }
     io->free_areqs = ar->next_free;
     c->areq = ar;
     snprintf(c->async_method, sizeof(c->async_method), "%.*s", (int)req->method_len, req->method);
@@ -302,6 +358,8 @@ static int dispatch_invoke(struct fc_conn *c, const struct fc_http_req *req,
     struct fc_io *io = c->io;
     bool http10 = req->minor_version == 0, head = req->method_id == FC_HTTP_HEAD;
     int status = 0;
+    if (route->kind == FC_ROUTE_INVOKE && !api_allowed(c, req, false, keep_alive, rid, &status))
+        return status;
     const struct fc_function *fn = resolve(c, req, route, keep_alive, rid, &status);
     if (fn == NULL)
         return status;
@@ -313,6 +371,7 @@ static int dispatch_invoke(struct fc_conn *c, const struct fc_http_req *req,
                                  FC_ERR_RESOURCE_THROTTLED, "too many invocations in flight");
     /* Relaxed: published to the worker by the submit ring's release. */
     atomic_fetch_add_explicit(&inv->generation, 1, memory_order_relaxed);
+    fc_function_ref(fn); /* the catalog may change while it runs: dropped on recycle */
     inv->fn = fn;
     inv->conn = c;
     inv->kind = route->kind == FC_ROUTE_INVOKE ? FC_INV_EVENT : FC_INV_HTTP;
@@ -337,6 +396,8 @@ static int dispatch_invoke(struct fc_conn *c, const struct fc_http_req *req,
     if (rc == 0)
         rc = fc_sched_submit(io->sched, inv);
     if (rc < 0) {
+        fc_function_unref(fn);
+        inv->fn = NULL;
         fc_inv_pool_put(&io->invs, inv);
         return -1; /* the caller answers (the request bytes may be gone) */
     }
@@ -346,7 +407,6 @@ static int dispatch_invoke(struct fc_conn *c, const struct fc_http_req *req,
 
 int fc_dispatch(struct fc_conn *c, const struct fc_http_req *req, const char *body,
                 uint64_t body_len, size_t consumed, bool keep_alive, const char *rid) {
-    (void)body;
     struct fc_route route;
     enum fc_route_kind kind = fc_route_match(req->method_id, req->target, req->target_len, &route);
     bool http10 = req->minor_version == 0, head = req->method_id == FC_HTTP_HEAD;
@@ -365,13 +425,16 @@ int fc_dispatch(struct fc_conn *c, const struct fc_http_req *req, const char *bo
                                  FC_ERR_RESOURCE_THROTTLED, "the scheduler is busy");
     }
     case FC_ROUTE_API: {
-        int status = fc_tasks_dispatch(c, req, &route, keep_alive, rid);
-        if (status >= 0)
+        int status = 0;
+        bool tasks = fc_tasks_route(&route);
+        if (!api_allowed(c, req, !tasks, keep_alive, rid, &status))
             return status;
-        snprintf(a, sizeof(a), "the management API (%.*s %.*s) is not implemented yet",
-                 (int)req->method_len, req->method, (int)route.path.len, route.path.ptr);
-        return fc_response_error(&c->out, keep_alive, http10, head, rid, FC_ERR_NOT_IMPLEMENTED,
-                                 a);
+        c->inv_http10 = http10;
+        if (tasks && (status = fc_tasks_dispatch(c, req, &route, keep_alive, rid)) >= 0)
+            return status;
+        if (tasks)
+            break; /* a task path with another method */
+        return dispatch_ctl(c, req, &route, body, body_len, keep_alive, rid);
     }
     case FC_ROUTE_NONE:
         break;
@@ -541,6 +604,9 @@ int fc_dispatch_complete(struct fc_conn *c, struct fc_invocation *inv, bool keep
     case FC_INV_REPLACE: /* could not be placed again: the rings are full */
         return fc_response_error(&c->out, keep_alive, http10, head, rid,
                                  FC_ERR_RESOURCE_THROTTLED, "the scheduler is busy");
+    case FC_INV_GONE:
+        return fc_response_error(&c->out, keep_alive, http10, head, rid,
+                                 FC_ERR_FUNCTION_NOT_FOUND, inv->fn->name, inv->fn->service);
     case FC_INV_INTERNAL: break;
     }
     return fc_response_error(&c->out, keep_alive, http10, head, rid, FC_ERR_INTERNAL);
@@ -548,6 +614,8 @@ int fc_dispatch_complete(struct fc_conn *c, struct fc_invocation *inv, bool keep
 
 void fc_dispatch_recycle(struct fc_io *io, struct fc_invocation *inv) {
     inv->conn = NULL;
+    if (inv->fn != NULL)
+        fc_function_unref(inv->fn); /* taken in dispatch_invoke */
     inv->fn = NULL;
     /* Keep the buffers for the next use, but not big ones. */
     if (inv->resp.cap > 64 * 1024)

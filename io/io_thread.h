@@ -13,6 +13,7 @@
 
 #include "core/async.h"
 #include "core/config.h"
+#include "core/ctl.h"
 #include "core/invocation.h"
 #include "core/reqid.h"
 #include "core/sched.h"
@@ -84,6 +85,7 @@ struct fc_conn {
     /* While an invocation runs for this connection's current request: */
     struct fc_invocation *inv; /* owned by a worker until it comes back */
     struct fc_async_req *areq; /* owned by the store thread until it comes back */
+    struct fc_ctl_req *creq;   /* owned by the ctl thread until it comes back */
     char async_method[12];     /* of the request behind areq, for the access line */
     char async_target[160];
     bool inv_keep_alive;
@@ -135,6 +137,9 @@ struct fc_io {
     struct fc_buf scratch;        /* response headers being assembled (dispatch.c) */
     struct fc_inv_pool invs; /* this thread's invocations */
     struct fc_async *async;            /* NULL: async invocation unavailable */
+    struct fc_ctl *ctl;                /* the management API */
+    struct fc_registry *registry;
+    struct fc_catalog_view view;       /* this thread's catalog (core/registry.h) */
     struct fc_async_req *areqs;        /* pool of FC_ASYNC_REQS_MAX */
     struct fc_async_req *free_areqs;
 };
@@ -152,6 +157,12 @@ void fc_conn_close_all(struct fc_io *io);
 void fc_conn_on_invocation(struct fc_conn *c, struct fc_invocation *inv);
 /* The store thread finished c's async request (c may be closed already). */
 void fc_conn_on_async(struct fc_conn *c, struct fc_async_req *req);
+/* The ctl thread answered c's management call (c may be closed already). */
+void fc_conn_on_ctl(struct fc_conn *c, struct fc_ctl_req *req);
+/* Is c waiting for a worker, the store thread or the ctl thread? */
+static inline bool fc_conn_waiting(const struct fc_conn *c) {
+    return c->inv != NULL || c->areq != NULL || c->creq != NULL;
+}
 /* Move the request (head + body, `consumed` bytes at the front of c->in)
  * into *to, leaving only the bytes after it (pipelined) in c->in. */
 int fc_conn_take_request(struct fc_conn *c, size_t consumed, struct fc_buf *to);

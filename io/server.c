@@ -255,6 +255,10 @@ static void take_completions(struct fc_io *io) {
     while (io->async != NULL && (n = fc_async_poll(io->async, io->index, acks, 64)) > 0)
         for (uint32_t i = 0; i < n; i++)
             fc_conn_on_async(acks[i]->conn, acks[i]);
+    struct fc_ctl_req *answers[16];
+    while ((n = fc_ctl_poll(io->ctl, io->index, answers, 16)) > 0)
+        for (uint32_t i = 0; i < n; i++)
+            fc_conn_on_ctl(answers[i]->conn, answers[i]);
 }
 
 static void io_loop(struct fc_io *io) {
@@ -271,7 +275,8 @@ static void io_loop(struct fc_io *io) {
             break;
         /* With completions already waiting, just poll. */
         bool may_sleep = fc_sched_io_may_sleep(io->sched, io->index) &&
-                         (io->async == NULL || !fc_async_pending(io->async, io->index));
+                         (io->async == NULL || !fc_async_pending(io->async, io->index)) &&
+                         !fc_ctl_pending(io->ctl, io->index);
         uint64_t until = may_sleep ? fc_wheel_next_ms(&io->wheel) : io->now_ms;
         int rc = fc_uring_wait(&io->ring, io->now_ms, until);
         fc_sched_io_awake(io->sched, io->index);
@@ -308,6 +313,7 @@ static void *io_main(void *arg) {
         log_features(io);
     fc_wheel_entry_init(&io->accept_retry, accept_retry_cb);
     io_loop(io);
+    fc_registry_view_release(&io->view);
     fc_log_flush();
     atomic_fetch_sub(&io->server->threads_running, 1);
     return NULL;
@@ -316,7 +322,7 @@ static void *io_main(void *arg) {
 /* ---- public ------------------------------------------------------------------- */
 
 int fc_server_start(const struct fc_config *cfg, struct fc_sched *sched, struct fc_async *async,
-                    struct fc_server **out) {
+                    struct fc_ctl *ctl, struct fc_server **out) {
     struct fc_server *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return -ENOMEM;
@@ -333,7 +339,8 @@ int fc_server_start(const struct fc_config *cfg, struct fc_sched *sched, struct 
         /* The eventfd exists before the thread, so a drain can never miss it. */
         int wake_fd = eventfd(0, EFD_CLOEXEC);
         s->threads[i] = (struct fc_io){.server = s, .cfg = cfg, .index = i, .listen_fd = -1,
-                                       .wake_fd = wake_fd, .sched = sched, .async = async};
+                                       .wake_fd = wake_fd, .sched = sched, .async = async,
+                                       .ctl = ctl, .registry = fc_sched_registry(sched)};
         if (wake_fd < 0)
             rc = -errno;
     }

@@ -20,6 +20,7 @@
 #include "core/sched.h"
 
 struct fc_server;
+struct fc_ctl;
 
 /* Bind the listening sockets and start cfg->io_threads io threads, which
  * hand invocations to `sched` (started for cfg->io_threads io threads plus
@@ -28,7 +29,7 @@ struct fc_server;
  * (-EADDRINUSE, -EACCES, io_uring setup errors); nothing is left running
  * then. The bound address (port 0 resolved) is logged as "listening on". */
 int fc_server_start(const struct fc_config *cfg, struct fc_sched *sched, struct fc_async *async,
-                    struct fc_server **out);
+                    struct fc_ctl *ctl, struct fc_server **out);
 
 /* Stop accepting, close idle connections, and let each in-flight request
  * finish (its response says Connection: close). Returns at once; any thread. */

@@ -240,6 +240,11 @@ static int task_stop(struct fc_conn *c, struct fc_slice svc, struct fc_slice fn,
     return 0;
 }
 
+bool fc_tasks_route(const struct fc_route *route) {
+    struct fc_slice svc, fn, id;
+    return task_path(route->path, &svc, &fn, &id);
+}
+
 int fc_tasks_dispatch(struct fc_conn *c, const struct fc_http_req *req,
                       const struct fc_route *route, bool keep_alive, const char *rid) {
     struct fc_slice svc, fn, id;

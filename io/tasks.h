@@ -8,6 +8,9 @@
 #include "io/io_thread.h"
 #include "io/router.h"
 
+/* Is the route's path a task path (…/stateful-async-invocations[/{id}])? */
+bool fc_tasks_route(const struct fc_route *route);
+
 /* Answer a management-API request if its path is a task path: returns the
  * status of the response appended to c->out, 0 when a stop went to the
  * store thread (answered later, c->areq set), or -1 when the path or method

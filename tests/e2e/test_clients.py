@@ -102,9 +102,10 @@ def test_python_http_client():
         c.request("GET", "/nope")
         r = c.getresponse()
         assert r.status == 400 and json.loads(r.read())["ErrorCode"] == "PathNotSupported"
+        # The management API is off without access keys or --api-anonymous.
         c.request("DELETE", "/2016-08-15/services/s")
         r = c.getresponse()
-        assert r.status == 501 and json.loads(r.read())["ErrorCode"] == "NotImplemented"
+        assert r.status == 403 and json.loads(r.read())["ErrorCode"] == "AccessDenied"
         assert c.sock is sock
         c.close()
         assert f.stop() == 0
