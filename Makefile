@@ -105,9 +105,10 @@ run: deps all
 	@echo "  curl -i http://127.0.0.1:8000/2016-08-15/proxy/default/hello/any/path?x=1"
 	@echo "  curl -i -X POST http://127.0.0.1:8000/2016-08-15/services/default/functions/node/invocations -d world"
 	@echo "  curl -i -X POST http://127.0.0.1:8000/2016-08-15/services/default/functions/python/invocations -d world"
+	@echo "  curl -s http://127.0.0.1:8000/2016-08-15/services/default/functions   # management API (open: --api-anonymous, loopback only)"
 	$(FCD) --foreground --listen 127.0.0.1:8000 --data-dir $(RUN_DIR) \
 	    --function hello=examples/hello-c --function node=examples/node \
-	    --function python=examples/python
+	    --function python=examples/python --api-anonymous
 
 test: deps all
 	@FCD=$(FCD) UNIT=$(UNIT) tests/run.sh

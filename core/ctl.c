@@ -227,9 +227,17 @@ int fc_ctl_publish(struct fc_ctl *ctl) {
 
 /* Put one stored document into the model: key "s/S", "f/S/F", "t/S/F/T",
  * "a/S/F/Q" (store/catalog.h). */
+struct load {
+    struct fc_ctl *ctl;
+    char kind; /* the documents this pass takes: parents before children */
+};
+
 static int load_cb(const char *key, size_t key_len, const char *value, size_t value_len,
                    void *arg) {
-    struct fc_ctl *ctl = arg;
+    struct load *pass = arg;
+    struct fc_ctl *ctl = pass->ctl;
+    if (key_len < 2 || key[0] != pass->kind)
+        return 0;
     char k[FC_CATALOG_STORE_KEY_BYTES_MAX + 1], *parts[4] = {0};
     snprintf(k, sizeof(k), "%.*s", (int)key_len, key);
     json_t *doc = json_loadb(value, value_len, 0, NULL);
@@ -292,8 +300,9 @@ int fc_ctl_start(const struct fc_config *cfg, struct fc_registry *reg, struct fc
     char dir[PATH_MAX + 16];
     snprintf(dir, sizeof(dir), "%s/catalog", cfg->data_dir);
     int rc = ctl->root && ctl->done ? fc_catalog_store_open(dir, &ctl->store) : -ENOMEM;
-    if (rc == 0)
-        rc = fc_catalog_store_load(ctl->store, load_cb, ctl);
+    static const char kinds[] = "sfta"; /* services, functions, triggers, async configs */
+    for (const char *k = kinds; rc == 0 && *k; k++)
+        rc = fc_catalog_store_load(ctl->store, load_cb, &(struct load){ctl, *k});
     if (rc == 0)
         build_all(ctl);
     for (uint32_t i = 0; rc == 0 && i < cfg->catalog.count; i++)
