@@ -18,6 +18,14 @@
     X(registry_flag)                                                                               \
     X(registry_errors_name_the_key)                                                                \
     X(registry_names)                                                                              \
+    X(registry_publish_and_views)                                                                  \
+    /* core/apidoc */                                                                              \
+    X(apidoc_read_keys_types_ranges)                                                               \
+    X(apidoc_trigger_config_string_merge_public)                                                   \
+    X(apidoc_build_function)                                                                       \
+    X(apidoc_bootstrap_round_trip)                                                                 \
+    /* store/catalog */                                                                            \
+    X(catalog_store_apply_load_reopen)                                                             \
     /* core/cron */                                                                                \
     X(cron_next_firings)                                                                           \
     X(cron_parse_errors)                                                                           \

@@ -104,3 +104,44 @@ FC_TEST(registry_names) {
     FC_CHECK(!fc_name_valid("", 0, 64));
     FC_CHECK(!fc_name_valid("abc", 3, 2));
 }
+
+/* The registry hands each reader the catalog published last; an old
+ * catalog (and its functions) lives until its last view moves on. */
+FC_TEST(registry_publish_and_views) {
+    char err[FC_ERR_BYTES];
+    struct fc_catalog *first = fc_catalog_new();
+    struct fc_function *a = fc_function_new("s", "a", err);
+    FC_CHECK(first && a && fc_function_set_code(a, "/tmp", err) == 0);
+    a->id = 3;
+    fc_catalog_put(first, a);
+    FC_CHECK_INT(fc_catalog_add_service(first, "empty"), 0);
+    FC_CHECK_INT(fc_catalog_seal(first), 0);
+    FC_CHECK(fc_catalog_has_service(first, "empty", 5) && fc_catalog_has_service(first, "s", 1));
+    FC_CHECK(!fc_catalog_has_service(first, "t", 1) && !fc_catalog_has_service(first, "emp", 3));
+    FC_CHECK(fc_catalog_find(first, "s", 1, "a", 1) == a && first->functions[0] == NULL);
+    struct fc_registry reg;
+    fc_registry_init(&reg, first);
+    struct fc_catalog_view v1 = {0}, v2 = {0};
+    FC_CHECK(fc_registry_view(&reg, &v1) == first);
+
+    /* A new version of a, same id: the old one stays readable through v1. */
+    struct fc_function *a2 = fc_function_new("s", "a", err);
+    FC_CHECK(a2 && fc_function_set_code(a2, "/tmp", err) == 0);
+    a2->id = 3;
+    FC_CHECK(a2->revision > a->revision);
+    struct fc_catalog *second = fc_catalog_new();
+    fc_catalog_put(second, a2);
+    fc_function_unref(a2); /* the catalog holds it now */
+    FC_CHECK_INT(fc_catalog_seal(second), 0);
+    fc_registry_publish(&reg, second);
+    FC_CHECK(fc_registry_view(&reg, &v2) == second);
+    FC_CHECK_INT(atomic_load(&a->refs), 2); /* ours and the first catalog's (v1 holds it) */
+    FC_CHECK(fc_catalog_find(v1.cat, "s", 1, "a", 1) == a);
+    FC_CHECK(fc_registry_view(&reg, &v1) == second); /* v1 moves on: first is freed */
+    FC_CHECK_INT(atomic_load(&a->refs), 1);
+    FC_CHECK(!fc_catalog_has_service(second, "empty", 5));
+    fc_function_unref(a);
+    fc_registry_view_release(&v1);
+    fc_registry_view_release(&v2);
+    fc_registry_destroy(&reg);
+}
