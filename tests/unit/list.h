@@ -4,8 +4,8 @@
     /* core/wheel */                                                                               \
     X(wheel_fires_in_order)                                                                        \
     X(wheel_cancel)                                                                                \
-    X(wheel_far_future_cascades)                                                               \
-    X(wheel_random_against_model)                                                              \
+    X(wheel_far_future_cascades)                                                                   \
+    X(wheel_random_against_model)                                                                  \
     /* core/ring */                                                                                \
     X(ring_burst_and_wrap)                                                                         \
     X(ring_two_threads_in_order)                                                                   \
@@ -24,6 +24,30 @@
     X(apidoc_trigger_config_string_merge_public)                                                   \
     X(apidoc_build_function)                                                                       \
     X(apidoc_bootstrap_round_trip)                                                                 \
+    /* store/code */                                                                               \
+    X(code_crc64_vectors)                                                                          \
+    X(code_unpack_modes_and_contents)                                                              \
+    X(code_windows_bootstrap_exec)                                                                 \
+    X(code_dot_components_dropped)                                                                 \
+    X(code_bad_names_rejected)                                                                     \
+    X(code_nul_in_name_rejected)                                                                   \
+    X(code_symlink_inside_kept)                                                                    \
+    X(code_symlink_escape_rejected)                                                                \
+    X(code_entry_under_symlink_rejected)                                                           \
+    X(code_special_files_rejected)                                                                 \
+    X(code_duplicate_names_rejected)                                                               \
+    X(code_entries_limit)                                                                          \
+    X(code_zip_bomb)                                                                               \
+    X(code_limits_count_written_bytes)                                                             \
+    X(code_ratio_floor)                                                                            \
+    X(code_zip_bytes_limit)                                                                        \
+    X(code_encrypted_rejected)                                                                     \
+    X(code_unsupported_method_rejected)                                                            \
+    X(code_malformed_zips)                                                                         \
+    X(code_dest_exists)                                                                            \
+    X(code_many_files)                                                                             \
+    X(code_remove_deep_tree_no_follow)                                                             \
+    X(code_remove_stops_when_tree_moves)                                                           \
     /* store/catalog */                                                                            \
     X(catalog_store_apply_load_reopen)                                                             \
     /* core/cron */                                                                                \
