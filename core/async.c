@@ -939,7 +939,8 @@ static void *store_main(void *arg) {
         wake_io_threads(a); /* replies that committed nothing (a stop refused) */
         scan_due(a);
         fc_log_flush();
-        bool may_sleep = fc_sched_io_may_sleep(a->sched, a->index) && !work_waiting(a);
+        bool may_sleep = fc_sched_io_may_sleep(a->sched, a->index) && !work_waiting(a) &&
+                         !fc_sched_catalog_moved(a->sched, &a->view);
         uint64_t until = fc_wheel_next_ms(&a->wheel);
         uint64_t horizon = a->now_ms + FC_ASYNC_HORIZON_MS / 2; /* rescan for new due jobs */
         int rc = fc_uring_wait(&a->ring, a->now_ms,

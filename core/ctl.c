@@ -95,7 +95,9 @@ bool fc_ctl_pending(struct fc_ctl *ctl, uint32_t io_index) {
 }
 
 static void answer_back(struct fc_ctl *ctl, struct fc_ctl_req *req) {
-    struct fc_ctl_done *d = &ctl->done[req->io_index];
+    /* Read before the push: from then on the io thread may free req. */
+    uint32_t io_index = req->io_index;
+    struct fc_ctl_done *d = &ctl->done[io_index];
     req->next = NULL;
     pthread_mutex_lock(&d->lock);
     if (d->tail)
@@ -105,7 +107,7 @@ static void answer_back(struct fc_ctl *ctl, struct fc_ctl_req *req) {
     d->tail = req;
     atomic_fetch_add_explicit(&d->count, 1, memory_order_release);
     pthread_mutex_unlock(&d->lock);
-    fc_sched_io_wake(ctl->sched, req->io_index, NULL);
+    fc_sched_io_wake(ctl->sched, io_index, NULL);
 }
 
 static void *ctl_main(void *arg) {
@@ -220,6 +222,8 @@ int fc_ctl_publish(struct fc_ctl *ctl) {
     else
         fc_registry_init(ctl->reg, cat);
     ctl->published = true;
+    if (ctl->sched != NULL)
+        fc_sched_catalog_changed(ctl->sched);
     return 0;
 }
 

@@ -69,6 +69,18 @@ struct fc_registry *fc_sched_registry(struct fc_sched *s) {
     return s->registry;
 }
 
+void fc_sched_catalog_changed(struct fc_sched *s) {
+    for (uint32_t w = 0; w < s->worker_count; w++)
+        fc_waker_wake(&s->workers[w].waker, NULL);
+    fc_waker_wake(&s->io[s->io_count - 1], NULL); /* the store thread */
+}
+
+bool fc_sched_catalog_moved(struct fc_sched *s, const struct fc_catalog_view *view) {
+    /* Relaxed: ordered by the sleep flag's RMWs (core/ring.h). */
+    return atomic_load_explicit(&s->registry->generation, memory_order_relaxed) !=
+           view->generation;
+}
+
 void fc_sched_stop(struct fc_sched *s) {
     uint64_t one = 1;
     for (uint32_t w = 0; w < s->worker_count; w++) {

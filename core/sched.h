@@ -40,6 +40,16 @@ int fc_sched_start(const struct fc_config *cfg, struct fc_registry *reg, uint32_
 /* The registry the scheduler was started with. */
 struct fc_registry *fc_sched_registry(struct fc_sched *s);
 
+/* A new catalog was published: wake the workers and the store thread that
+ * sleep, so they retire replaced pools and re-arm timer triggers now (io
+ * threads look at the catalog on their next request anyway). Any thread,
+ * after fc_registry_publish; the sleepers re-check the registry's generation
+ * after announcing sleep (core/ring.h's protocol). */
+void fc_sched_catalog_changed(struct fc_sched *s);
+
+/* Has the registry moved past view's generation? For a sleeper's re-check. */
+bool fc_sched_catalog_moved(struct fc_sched *s, const struct fc_catalog_view *view);
+
 /* Stop the workers: every instance is killed, queued and running
  * invocations complete with FC_INV_INTERNAL. Then join. Main thread, after
  * the io threads have stopped. */

@@ -1460,7 +1460,9 @@ static void worker_loop(struct fc_worker *w) {
             break;
         fc_sleep_announce(&w->waker.sleeping);
         /* Work that arrived after drain_submits: just poll. */
-        uint64_t until = rings_empty(w) ? fc_wheel_next_ms(&w->wheel) : w->now_ms;
+        uint64_t until = rings_empty(w) && !fc_sched_catalog_moved(w->sched, &w->view)
+                             ? fc_wheel_next_ms(&w->wheel)
+                             : w->now_ms;
         int rc = fc_uring_wait(&w->ring, w->now_ms, until);
         fc_sleep_clear(&w->waker.sleeping);
         if (rc < 0) {

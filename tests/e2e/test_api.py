@@ -12,7 +12,7 @@ import os
 import tempfile
 import zipfile
 
-from fcd import SLOW, Fcd, function_log_path, read_text, wait_for
+from fcd import SLOW, Fcd, wait_for
 
 RUNTIME = """#!/usr/bin/env python3
 import http.server, os
@@ -83,7 +83,7 @@ def test_api_function_lifecycle_and_rollover():
         assert st == 200 and second.startswith("v2 pid=") and second[3:] != first[3:], second
         # The v1 instance is stopped as soon as it is idle.
         old_pid = int(first.split("pid=")[1])
-        wait_for(lambda: not os.path.exists("/proc/%d" % old_pid), 10 * SLOW)
+        assert wait_for(lambda: not os.path.exists("/proc/%d" % old_pid), 10 * SLOW)
         # If-Match with a stale ETag: 412, nothing changes.
         c = http.client.HTTPConnection("127.0.0.1", f.port, timeout=10)
         c.request("PUT", "/2016-08-15/services/s/functions/fn", body=b'{"timeout": 20}',
@@ -134,8 +134,13 @@ def test_api_timer_trigger_follows_the_catalog():
                             "triggerConfig": json.dumps({"cronExpression": "@every 1s",
                                                          "payload": "p", "enable": True})})
         assert st == 200 and json.loads(body)["triggerConfig"]["cronExpression"] == "@every 1s"
-        log = function_log_path(f, "tick", service="t")
-        wait_for(lambda: os.path.exists(log) and "FC Invoke End" in read_text(log), 15 * SLOW)
+        def fired():
+            st, _, body = call(f, "GET", "/services/t/functions/tick/stateful-async-invocations"
+                               "?includePayload=true")
+            return st == 200 and any(t["status"] == "Succeeded" and '"payload":"p"' in
+                                     t.get("invocationPayload", "")
+                                     for t in json.loads(body).get("invocations") or [])
+        assert wait_for(fired, 15 * SLOW, step=0.2)
         # A bad cron expression is refused and changes nothing.
         st, _, body = call(f, "PUT", "/services/t/functions/tick/triggers/every",
                            {"triggerConfig": {"cronExpression": "not cron"}})
