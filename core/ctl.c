@@ -271,6 +271,27 @@ static int bootstrap_one(struct fc_ctl *ctl, const struct fc_function *f) {
     return rc;
 }
 
+/* Drop the stored bootstrap functions the configuration no longer names:
+ * the config file and flags are declarative. Their services stay. */
+static int bootstrap_prune(struct fc_ctl *ctl) {
+    const char *svc, *name;
+    json_t *sentry, *fentry, *tmp;
+    int rc = 0;
+    json_object_foreach(ctl->root, svc, sentry) {
+        json_t *fns = json_object_get(sentry, "functions");
+        json_object_foreach_safe(fns, tmp, name, fentry) {
+            json_t *doc = json_object_get(fentry, "doc");
+            if (rc < 0 || !json_is_true(json_object_get(doc, "fcdBootstrap")) ||
+                fc_catalog_find(&ctl->cfg->catalog, svc, strlen(svc), name, strlen(name)))
+                continue;
+            rc = fc_ctl_forget_function(ctl, svc, name, fentry);
+            if (rc == 0)
+                FC_LOG_INFO("function %s/%s left the configuration: removed", svc, name);
+        }
+    }
+    return rc;
+}
+
 /* Build every stored function (a document that no longer builds, e.g. its
  * code directory is gone, is logged and left out of the catalog). */
 static void build_all(struct fc_ctl *ctl) {
@@ -311,6 +332,8 @@ int fc_ctl_start(const struct fc_config *cfg, struct fc_registry *reg, struct fc
         build_all(ctl);
     for (uint32_t i = 0; rc == 0 && i < cfg->catalog.count; i++)
         rc = bootstrap_one(ctl, cfg->catalog.functions[i]);
+    if (rc == 0)
+        rc = bootstrap_prune(ctl);
     if (rc == 0)
         rc = fc_ctl_publish(ctl);
     if (rc == 0)

@@ -456,6 +456,10 @@ static void function_key(char key[KEY_BYTES], const char *svc, const char *fn) {
     snprintf(key, KEY_BYTES, "f/%s/%s", svc, fn);
 }
 
+static void trigger_key(char key[KEY_BYTES], const char *svc, const char *fn, const char *t) {
+    snprintf(key, KEY_BYTES, "t/%s/%s/%s", svc, fn, t);
+}
+
 /* FC's defaults, so a GetFunction shows what runs. */
 static void function_defaults(json_t *doc) {
     static const struct {
@@ -587,32 +591,51 @@ static void update_function(struct call *c, json_t *entry, const char *svc, cons
     json_decref(doc);
 }
 
+int fc_ctl_forget_function(struct fc_ctl *ctl, const char *svc, const char *fn, json_t *entry) {
+    size_t n = 1 + json_object_size(json_object_get(entry, "triggers")) +
+               json_object_size(json_object_get(entry, "async"));
+    struct fc_catalog_store_op *ops = calloc(n, sizeof(*ops));
+    char (*keys)[KEY_BYTES] = calloc(n, KEY_BYTES);
+    if (ops == NULL || keys == NULL) {
+        free(ops);
+        free(keys);
+        return -ENOMEM;
+    }
+    size_t k = 0;
+    function_key(keys[k], svc, fn);
+    ops[k] = (struct fc_catalog_store_op){keys[k], NULL, 0};
+    k++;
+    const char *name;
+    json_t *v;
+    json_object_foreach(json_object_get(entry, "triggers"), name, v) {
+        trigger_key(keys[k], svc, fn, name);
+        ops[k] = (struct fc_catalog_store_op){keys[k], NULL, 0};
+        k++;
+    }
+    json_object_foreach(json_object_get(entry, "async"), name, v) {
+        snprintf(keys[k], KEY_BYTES, "a/%s/%s/%s", svc, fn, name);
+        ops[k] = (struct fc_catalog_store_op){keys[k], NULL, 0};
+        k++;
+    }
+    int rc = store(ctl, ops, k);
+    free(ops);
+    free(keys);
+    if (rc < 0)
+        return rc;
+    json_object_del(json_object_get(fc_ctl_service(ctl, svc), "functions"), fn);
+    fc_ctl_uninstall(ctl, svc, fn);
+    fc_ctl_code_prune(ctl, svc, fn, NULL, NULL);
+    return 0;
+}
+
 static void delete_function(struct call *c, json_t *entry, const char *svc, const char *fn) {
     if (json_object_size(json_object_get(entry, "triggers")) > 0)
         return answer_error(c, FC_ERR_FUNCTION_NOT_EMPTY, fn);
     if (!precondition_ok(c, json_object_get(entry, "doc")))
         return answer_error(c, FC_ERR_PRECONDITION_FAILED);
-    char fkey[KEY_BYTES];
-    function_key(fkey, svc, fn);
-    struct fc_catalog_store_op ops[1 + 16] = {{fkey, NULL, 0}};
-    char akeys[16][KEY_BYTES];
-    size_t n = 1;
-    const char *q;
-    json_t *v;
-    json_object_foreach(json_object_get(entry, "async"), q, v) {
-        if (n == 17)
-            break;
-        snprintf(akeys[n - 1], KEY_BYTES, "a/%s/%s/%s", svc, fn, q);
-        ops[n] = (struct fc_catalog_store_op){akeys[n - 1], NULL, 0};
-        n++;
-    }
-    int rc = store(c->ctl, ops, n);
-    if (rc < 0)
-        return answer_failure(c, rc, "");
-    json_object_del(json_object_get(fc_ctl_service(c->ctl, svc), "functions"), fn);
-    fc_ctl_uninstall(c->ctl, svc, fn);
-    rc = fc_ctl_publish(c->ctl);
-    fc_ctl_code_prune(c->ctl, svc, fn, NULL, NULL);
+    int rc = fc_ctl_forget_function(c->ctl, svc, fn, entry);
+    if (rc == 0)
+        rc = fc_ctl_publish(c->ctl);
     if (rc < 0)
         return answer_failure(c, rc, "");
     answer_empty(c);
@@ -646,10 +669,6 @@ static void function_code(struct call *c, json_t *entry, const char *svc, const 
 }
 
 /* ---- triggers ----------------------------------------------------------------------- */
-
-static void trigger_key(char key[KEY_BYTES], const char *svc, const char *fn, const char *t) {
-    snprintf(key, KEY_BYTES, "t/%s/%s/%s", svc, fn, t);
-}
 
 static json_t *trigger_view(struct call *c, const char *name, json_t *doc) {
     (void)name;

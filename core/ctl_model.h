@@ -85,6 +85,11 @@ int fc_ctl_put_function(struct fc_ctl *ctl, const char *svc, json_t *fn_doc, jso
 void fc_ctl_code_prune(struct fc_ctl *ctl, const char *svc, const char *fn, const char *keep_a,
                        const char *keep_b);
 
+/* Delete svc/fn with its triggers and async configs from the store and the
+ * model, drop its live version and its code (not publishing). entry is the
+ * function's model entry. Returns 0 or -errno (nothing changed). */
+int fc_ctl_forget_function(struct fc_ctl *ctl, const char *svc, const char *fn, json_t *entry);
+
 /* Answer req (ctl_api.c). */
 void fc_ctl_api_handle(struct fc_ctl *ctl, struct fc_ctl_req *req);
 

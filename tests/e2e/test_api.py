@@ -119,8 +119,10 @@ def test_api_catalog_survives_restart_and_lists_bootstrap():
         assert json.loads(body)["services"][0]["description"] == "d"
         st, out = invoke(f, "keep", "fn")
         assert st == 200 and out.startswith("v1"), out
-        # The bootstrap function stays in the catalog until its config changes.
-        assert invoke(f, "default", "hello")[0] == 200
+        # The configuration is declarative: a bootstrap function it no
+        # longer names is gone, while the API's functions stay.
+        st, out = invoke(f, "default", "hello")
+        assert st == 404 and "FunctionNotFound" in out, out
 
 
 def test_api_timer_trigger_follows_the_catalog():
