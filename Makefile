@@ -11,7 +11,7 @@ PREFIX  ?= /usr/local
 
 # Debian packages, by purpose. `make deps` installs only what is missing.
 PKGS_BUILD = build-essential pkg-config liburing-dev liblmdb-dev libmsgpack-dev \
-             libjansson-dev libssl-dev libzip-dev
+             libjansson-dev libssl-dev libzip-dev libyaml-dev
 PKGS_TEST  = clang libclang-rt-14-dev curl python3 procps gunicorn python3-flask
 PKGS_BENCH = wrk nginx-light gnuplot-nox
 PKGS       = $(PKGS_BUILD) $(PKGS_TEST) $(PKGS_BENCH)
@@ -41,13 +41,14 @@ UNIT_SRC = $(UNIT_TESTS:%=tests/unit/test_%.c) tests/unit/runner.c
 UNIT_OBJ = $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
 FCD      = $(BUILD)/fcd
+FCCTL    = $(BUILD)/fcctl
 FCSHIM   = $(BUILD)/fcshim
 FCRT     = $(BUILD)/libfcrt.a
 UNIT     = $(BUILD)/unit-tests
 # The C example function: its code directory holds the built `bootstrap`
 # (git-ignored), as FC's custom runtime expects.
 HELLO    = examples/hello-c/bootstrap
-BINS     = $(FCD) $(FCSHIM) $(FCRT) $(UNIT) $(HELLO)
+BINS     = $(FCD) $(FCCTL) $(FCSHIM) $(FCRT) $(UNIT) $(HELLO)
 
 .PHONY: all deps run test test-crash unit e2e fuzz bench bench-http bench-sync bench-spawn bench-store bench-ring clean format
 all: $(BINS)
@@ -69,6 +70,9 @@ deps:
 	@# The Express example's node_modules (git-ignored), from the npm registry.
 	@[ -d examples/express/node_modules/express ] || \
 	  (cd examples/express && npm install --omit=dev --no-audit --no-fund --loglevel=error)
+	@# The official Node SDK the end-to-end tests drive fcd with (git-ignored).
+	@[ -d tests/e2e/sdk/node_modules/@alicloud/fc2 ] || \
+	  (cd tests/e2e/sdk && npm install --no-audit --no-fund --loglevel=error)
 
 # ---- build ----------------------------------------------------------------------
 $(BUILD)/%.o: %.c
@@ -80,6 +84,11 @@ $(FCD): $(BUILD)/core/main.o $(LIB_OBJ)
 
 $(UNIT): $(UNIT_OBJ) $(LIB_OBJ) $(FCRT)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# fcctl: the CLI (signs with fcd's own signer, parses with its HTTP parser).
+FCCTL_SRC = io/fcctl.c io/fcctl_http.c io/fcctl_cmds.c io/fcctl_deploy.c io/fcctl_zip.c
+$(FCCTL): $(FCCTL_SRC:%.c=$(BUILD)/%.o) $(BUILD)/core/auth.o $(BUILD)/core/buf.o $(BUILD)/io/http.o
+	$(CC) $(LDFLAGS) -o $@ $^ -ljansson -lcrypto -lyaml -lzip
 
 # fcd finds fcshim next to itself.
 $(FCSHIM): $(BUILD)/runtime-shim/fcshim.o
