@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* ---- requests ------------------------------------------------------------------ */
 
@@ -309,7 +310,31 @@ static void build_all(struct fc_ctl *ctl) {
     }
 }
 
+/* Functions made through the API run from <data_dir>/code as the instance
+ * user: say so at start when a directory on the way is closed to others
+ * (a 0700 data_dir or parent), instead of every instance failing with
+ * "Permission denied". */
+static void check_code_reachable(const struct fc_config *cfg) {
+    if (geteuid() != 0 || strcmp(cfg->instance_user, "root") == 0)
+        return;
+    char path[PATH_MAX];
+    if (realpath(cfg->data_dir, path) == NULL)
+        return;
+    for (char *p = path + strlen(path);; *p = '\0') {
+        struct stat st;
+        if (stat(path[0] ? path : "/", &st) == 0 && !(st.st_mode & S_IXOTH)) {
+            FC_LOG_WARN("%s is closed to the instance user '%s' (mode %03o): functions made "
+                        "through the API cannot start; allow o+x on it", path[0] ? path : "/",
+                        cfg->instance_user, (unsigned)(st.st_mode & 0777));
+            return;
+        }
+        if ((p = strrchr(path, '/')) == NULL || p == path)
+            return;
+    }
+}
+
 int fc_ctl_start(const struct fc_config *cfg, struct fc_registry *reg, struct fc_ctl **out) {
+    check_code_reachable(cfg);
     struct fc_ctl *ctl = calloc(1, sizeof(*ctl));
     if (ctl == NULL)
         return -ENOMEM;
