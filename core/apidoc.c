@@ -277,13 +277,20 @@ static int build_http_trigger(struct fc_function *f, const char *name, json_t *c
         fail(err, "a function has at most one HTTP trigger ('%s' is a second)", name);
         return -EINVAL;
     }
-    const char *auth = json_string_value(json_object_get(config, "authType"));
+    json_t *auth_value = json_object_get(config, "authType");
+    const char *auth = auth_value ? json_string_value(auth_value) : "function"; /* FC's default */
     if (auth == NULL || (strcasecmp(auth, "anonymous") != 0 && strcasecmp(auth, "function") != 0)) {
         fail(err, "triggerConfig.authType: expected \"anonymous\" or \"function\"");
         return -EINVAL;
     }
+    json_t *disabled = json_object_get(config, "disableURLInternet");
+    if (disabled != NULL && !json_is_boolean(disabled)) {
+        fail(err, "triggerConfig.disableURLInternet: expected a boolean");
+        return -EINVAL;
+    }
     f->http_trigger = true;
     f->http_anonymous = strcasecmp(auth, "anonymous") == 0;
+    f->http_url_disabled = json_is_true(disabled);
     json_t *methods = json_object_get(config, "methods"), *m;
     size_t i;
     f->http_methods = 0;

@@ -98,6 +98,7 @@ struct fc_function {
     uint32_t timers_count;
     bool http_trigger;                    /* has an HTTP trigger */
     bool http_anonymous;                  /* its authType is anonymous */
+    bool http_url_disabled;               /* disableURLInternet: the proxy URL answers 403 */
     uint32_t http_methods;                /* FC_METHOD_* bits */
     char code_checksum[24];               /* FC's codeChecksum of the package; "" when none */
     /* References (fc_function_ref): its line of its own, so taking one does

@@ -234,6 +234,9 @@ static const struct fc_function *resolve(struct fc_conn *c, const struct fc_http
     else if (route->kind == FC_ROUTE_HTTP_TRIGGER && !fn->http_trigger)
         *status = fc_response_error(&c->out, keep_alive, http10, head, rid,
                                     FC_ERR_TRIGGER_NOT_FOUND, "http", fn_name);
+    else if (route->kind == FC_ROUTE_HTTP_TRIGGER && fn->http_url_disabled)
+        *status = fc_response_error(&c->out, keep_alive, http10, head, rid, FC_ERR_ACCESS_DENIED,
+                                    "access denied due to function internet URL is disable");
     else if (route->kind == FC_ROUTE_HTTP_TRIGGER && !(fn->http_methods & method_bit(req)))
         *status = fc_response_error(&c->out, keep_alive, http10, head, rid, FC_ERR_ACCESS_DENIED,
                                     "the HTTP trigger does not allow this method");

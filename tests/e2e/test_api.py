@@ -92,6 +92,17 @@ def test_api_function_lifecycle_and_rollover():
         assert r.status == 412 and json.loads(r.read())["ErrorCode"] == "PreconditionFailed"
         st, _, body = call(f, "GET", "/services/s/functions/fn")
         assert json.loads(body)["timeout"] == 10
+        # An HTTP trigger whose internet URL is disabled answers 403.
+        st, _, body = call(f, "POST", "/services/s/functions/fn/triggers",
+                           {"triggerName": "web", "triggerType": "http",
+                            "triggerConfig": {"authType": "anonymous", "methods": ["GET"],
+                                              "disableURLInternet": True}})
+        assert st == 200, body
+        c = http.client.HTTPConnection("127.0.0.1", f.port, timeout=10)
+        c.request("GET", "/2016-08-15/proxy/s/fn/x")
+        r = c.getresponse()
+        assert r.status == 403 and b"internet URL is disable" in r.read()
+        assert call(f, "DELETE", "/services/s/functions/fn/triggers/web")[0] == 204
         # Delete: the function is gone for the data plane at once.
         assert call(f, "DELETE", "/services/s/functions/fn")[0] == 204
         st, _, body = call(f, "POST", "/services/s/functions/fn/invocations", raw=b"")

@@ -110,6 +110,14 @@ FC_TEST(apidoc_build_function) {
     FC_CHECK_STR(f->on_failure, "s/g");
     fc_function_unref(f);
 
+    /* authType defaults to function (FC's default); disableURLInternet. */
+    json_t *http = json_object_get(json_object_get(triggers, "h"), "triggerConfig");
+    json_object_del(http, "authType");
+    json_object_set_new(http, "disableURLInternet", json_true());
+    f = fc_apidoc_build("svc", doc, triggers, async, err);
+    FC_CHECK(f != NULL && f->http_trigger && !f->http_anonymous && f->http_url_disabled);
+    fc_function_unref(f);
+
     /* Documents that do not build say why. */
     json_object_set_new(json_object_get(json_object_get(triggers, "h"), "triggerConfig"),
                         "authType", json_string("open"));
