@@ -97,7 +97,8 @@ static_assert(FC_AUTH_QUERY_PARAMS_MAX <= FC_AUTH_STRING_TO_SIGN_BYTES_MAX / 2,
       "Authorization, signed-URL query or %-encoding malformed, or a "                             \
       "header the signature covers appears twice")                                                 \
     X(BAD_DATE, ACCESS_DENIED, "Date / x-fc-date is not an RFC 1123 GMT date")                     \
-    X(DATE_SKEW, ACCESS_DENIED, "Date more than FC_AUTH_DATE_SKEW_S from now")                     \
+    X(DATE_SKEW, SIGNATURE_DATE_SKEWED,                                                            \
+      "Date more than FC_AUTH_DATE_SKEW_S from now (SignatureNotMatch, CONTRACT.md)")              \
     X(EXPIRED, ACCESS_DENIED, "signed URL past its x-fc-expires")                                  \
     X(UNKNOWN_KEY, INVALID_ACCESS_KEY_ID, "no configured key has this AccessKeyID")                \
     X(SIGNATURE_MISMATCH, SIGNATURE_NOT_MATCH, "signature differs from the one computed")          \

@@ -25,6 +25,7 @@
     X(SIGNATURE_NOT_MATCH, 403, "SignatureNotMatch",                                               \
       "The request signature we calculated does not match the signature you provided. "           \
       "Check your access key and signing method")                                                  \
+    X(SIGNATURE_DATE_SKEWED, 403, "SignatureNotMatch", "%s")                                       \
     X(INVALID_ACCESS_KEY_ID, 403, "InvalidAccessKeyID", "invalid access key ID '%s'")              \
     X(SERVICE_NOT_FOUND, 404, "ServiceNotFound", "service '%s' does not exist")                    \
     X(FUNCTION_NOT_FOUND, 404, "FunctionNotFound", "function '%s' does not exist in service '%s'") \

@@ -474,7 +474,7 @@ FC_TEST(auth_date_skew_boundary) {
         if (i >= 2) {
             FC_CHECK(strstr(res.message, "request date is too far from server time") != NULL);
             FC_CHECK(res.fc_arg == res.message);
-            FC_CHECK_INT(fc_auth_status_error(st), FC_ERR_ACCESS_DENIED);
+            FC_CHECK_INT(fc_auth_status_error(st), FC_ERR_SIGNATURE_DATE_SKEWED);
         }
     }
     /* the SDK vector itself, with the clock moved instead */
@@ -857,7 +857,7 @@ FC_TEST(auth_status_table) {
         {FC_AUTH_MISSING_HEADER, FC_ERR_ACCESS_DENIED, "MISSING_HEADER"},
         {FC_AUTH_MALFORMED, FC_ERR_ACCESS_DENIED, "MALFORMED"},
         {FC_AUTH_BAD_DATE, FC_ERR_ACCESS_DENIED, "BAD_DATE"},
-        {FC_AUTH_DATE_SKEW, FC_ERR_ACCESS_DENIED, "DATE_SKEW"},
+        {FC_AUTH_DATE_SKEW, FC_ERR_SIGNATURE_DATE_SKEWED, "DATE_SKEW"},
         {FC_AUTH_EXPIRED, FC_ERR_ACCESS_DENIED, "EXPIRED"},
         {FC_AUTH_UNKNOWN_KEY, FC_ERR_INVALID_ACCESS_KEY_ID, "UNKNOWN_KEY"},
         {FC_AUTH_SIGNATURE_MISMATCH, FC_ERR_SIGNATURE_NOT_MATCH, "SIGNATURE_MISMATCH"},

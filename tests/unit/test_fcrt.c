@@ -826,7 +826,10 @@ FC_TEST(fcshim_session_and_code_dir) {
                     "/bin/sh",
                     "-c",
                     "echo $$; pwd; cut -d' ' -f5,6 /proc/$$/stat; readlink /proc/$$/fd/0; "
-                    "grep -E '^Sig(Blk|Ign)' /proc/$$/status",
+                    /* exec: the shell's own mask (dash blocks signals in
+                     * the shell around its forks, so another process
+                     * reading /proc/$$/status may catch that moment). */
+                    "exec grep -E '^Sig(Blk|Ign)' /proc/self/status",
                     NULL};
     FC_CHECK_INT(run_capture(argv, out, err, sizeof(out)), 0);
     int pid, pgrp, sid;
