@@ -285,9 +285,8 @@ static int bootstrap_prune(struct fc_ctl *ctl) {
             if (rc < 0 || !json_is_true(json_object_get(doc, "fcdBootstrap")) ||
                 fc_catalog_find(&ctl->cfg->catalog, svc, strlen(svc), name, strlen(name)))
                 continue;
-            rc = fc_ctl_forget_function(ctl, svc, name, fentry);
-            if (rc == 0)
-                FC_LOG_INFO("function %s/%s left the configuration: removed", svc, name);
+            FC_LOG_INFO("function %s/%s left the configuration: removing it", svc, name);
+            rc = fc_ctl_forget_function(ctl, svc, name, fentry); /* name goes with it */
         }
     }
     return rc;

@@ -622,9 +622,10 @@ int fc_ctl_forget_function(struct fc_ctl *ctl, const char *svc, const char *fn, 
     free(keys);
     if (rc < 0)
         return rc;
-    json_object_del(json_object_get(fc_ctl_service(ctl, svc), "functions"), fn);
     fc_ctl_uninstall(ctl, svc, fn);
     fc_ctl_code_prune(ctl, svc, fn, NULL, NULL);
+    /* Last: fn may be the model's own key string (bootstrap_prune). */
+    json_object_del(json_object_get(fc_ctl_service(ctl, svc), "functions"), fn);
     return 0;
 }
 
