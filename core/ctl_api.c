@@ -488,27 +488,34 @@ static bool runtime_ok(json_t *doc, char *err) {
     return false;
 }
 
-/* Build, store and install a function whose new document is entry's
- * "doc" (entry is the model entry to be, not yet in the model). On failure
- * the model is untouched. Returns 0 or -errno with err set. */
-static int commit_function(struct fc_ctl *ctl, const char *svc, json_t *entry, char *err) {
+/* Make `next` (a function's whole model entry to be) current: build its
+ * function, store doc under key (or delete key: doc NULL), then update the
+ * model, install and publish. On failure the model is untouched. Returns 0
+ * or -errno with err set. */
+static int commit_entry(struct fc_ctl *ctl, const char *svc, const char *fn, json_t *next,
+                        const char *key, json_t *doc, char *err) {
     struct fc_function *f;
-    int rc = fc_ctl_build(ctl, svc, entry, &f, err);
+    int rc = fc_ctl_build(ctl, svc, next, &f, err);
     if (rc < 0)
         return rc;
-    json_t *doc = json_object_get(entry, "doc");
-    char key[KEY_BYTES];
-    function_key(key, svc, json_string_value(json_object_get(doc, "functionName")));
-    rc = store_doc(ctl, key, doc);
+    rc = doc ? store_doc(ctl, key, doc) : store_delete(ctl, key);
     if (rc < 0) {
         fc_function_unref(f);
         snprintf(err, FC_ERR_BYTES, "the catalog store: %s", strerror(-rc));
         return rc;
     }
-    json_object_set(json_object_get(fc_ctl_service(ctl, svc), "functions"),
-                    json_string_value(json_object_get(doc, "functionName")), entry);
+    json_object_set(json_object_get(fc_ctl_service(ctl, svc), "functions"), fn, next);
     fc_ctl_install(ctl, f);
     return fc_ctl_publish(ctl);
+}
+
+/* commit_entry for a function document (create, update). */
+static int commit_function(struct fc_ctl *ctl, const char *svc, json_t *entry, char *err) {
+    json_t *doc = json_object_get(entry, "doc");
+    const char *fn = json_string_value(json_object_get(doc, "functionName"));
+    char key[KEY_BYTES];
+    function_key(key, svc, fn);
+    return commit_entry(ctl, svc, fn, entry, key, doc, err);
 }
 
 static void create_function(struct call *c, const char *svc) {
@@ -695,22 +702,27 @@ static int commit_trigger(struct call *c, json_t *entry, const char *svc, const 
         json_object_set(triggers, name, doc);
     else
         json_object_del(triggers, name);
-    struct fc_function *f;
-    int rc = fc_ctl_build(c->ctl, svc, next, &f, err);
     char key[KEY_BYTES];
     trigger_key(key, svc, fn, name);
-    if (rc == 0)
-        rc = doc ? store_doc(c->ctl, key, doc) : store_delete(c->ctl, key);
-    if (rc < 0) {
-        if (rc != -EINVAL && rc != -ENOSPC)
-            fc_function_unref(f), snprintf(err, FC_ERR_BYTES, "the catalog store: %s", strerror(-rc));
-        json_decref(next);
-        return rc;
-    }
-    json_object_set(json_object_get(fc_ctl_service(c->ctl, svc), "functions"), fn, next);
+    int rc = commit_entry(c->ctl, svc, fn, next, key, doc, err);
     json_decref(next);
-    fc_ctl_install(c->ctl, f);
-    return fc_ctl_publish(c->ctl);
+    return rc;
+}
+
+/* The same for the async config of c's qualifier. */
+static int commit_async(struct call *c, json_t *entry, const char *svc, const char *fn,
+                        json_t *doc, char *err) {
+    json_t *next = json_deep_copy(entry);
+    json_t *configs = json_object_get(next, "async");
+    if (doc)
+        json_object_set(configs, c->qualifier, doc);
+    else
+        json_object_del(configs, c->qualifier);
+    char key[KEY_BYTES];
+    snprintf(key, KEY_BYTES, "a/%s/%s/%s", svc, fn, c->qualifier);
+    int rc = commit_entry(c->ctl, svc, fn, next, key, doc, err);
+    json_decref(next);
+    return rc;
 }
 
 static void create_trigger(struct call *c, json_t *entry, const char *svc, const char *fn) {
@@ -806,24 +818,11 @@ static void put_async_config(struct call *c, json_t *entry, const char *svc, con
     json_t *doc = stored ? fc_apidoc_merge(stored, update) : json_incref(update);
     json_decref(update);
     stamp(doc, "fcdId", stored == NULL);
-    json_t *next = json_deep_copy(entry);
-    json_object_set(json_object_get(next, "async"), c->qualifier, doc);
-    struct fc_function *f;
-    int rc = fc_ctl_build(c->ctl, svc, next, &f, err);
-    char key[KEY_BYTES];
-    snprintf(key, KEY_BYTES, "a/%s/%s/%s", svc, fn, c->qualifier);
-    if (rc == 0 && (rc = store_doc(c->ctl, key, doc)) < 0)
-        fc_function_unref(f), snprintf(err, FC_ERR_BYTES, "the catalog store: %s", strerror(-rc));
-    if (rc == 0) {
-        json_object_set(json_object_get(fc_ctl_service(c->ctl, svc), "functions"), fn, next);
-        fc_ctl_install(c->ctl, f);
-        rc = fc_ctl_publish(c->ctl);
-    }
+    int rc = commit_async(c, entry, svc, fn, doc, err);
     if (rc < 0)
         answer_failure(c, rc, err);
     else
         answer_json(c, 200, async_view(c, c->qualifier, doc));
-    json_decref(next);
     json_decref(doc);
 }
 
@@ -850,20 +849,8 @@ static void async_call(struct call *c, json_t *entry, const char *svc, const cha
         return answer_json(c, 200, async_view(c, c->qualifier, doc));
     if (m != FC_HTTP_DELETE)
         return answer_error(c, FC_ERR_PATH_NOT_SUPPORTED, "method", c->req->path);
-    char err[FC_ERR_BYTES] = "", key[KEY_BYTES];
-    json_t *next = json_deep_copy(entry);
-    json_object_del(json_object_get(next, "async"), c->qualifier);
-    struct fc_function *f;
-    int rc = fc_ctl_build(c->ctl, svc, next, &f, err);
-    snprintf(key, KEY_BYTES, "a/%s/%s/%s", svc, fn, c->qualifier);
-    if (rc == 0 && (rc = store_delete(c->ctl, key)) < 0)
-        fc_function_unref(f);
-    if (rc == 0) {
-        json_object_set(json_object_get(fc_ctl_service(c->ctl, svc), "functions"), fn, next);
-        fc_ctl_install(c->ctl, f);
-        rc = fc_ctl_publish(c->ctl);
-    }
-    json_decref(next);
+    char err[FC_ERR_BYTES] = "";
+    int rc = commit_async(c, entry, svc, fn, NULL, err);
     if (rc < 0)
         return answer_failure(c, rc, err);
     answer_empty(c);
