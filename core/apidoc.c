@@ -256,10 +256,10 @@ static int build_env(struct fc_function *f, json_t *doc, char *err) {
     json_t *v;
     size_t n = 0;
     json_object_foreach(json_object_get(doc, "environmentVariables"), k, v) {
-        if (n >= FC_FUNCTION_ENV_MAX || !fc_name_valid(k, strlen(k), 128) ||
-            strchr(k, '-') != NULL) {
-            fail(err, "environmentVariables.%s: names are letters, digits and '_', at most %u",
-                 k, FC_FUNCTION_ENV_MAX);
+        if (n >= FC_FUNCTION_ENV_MAX || !fc_name_valid(k, strlen(k), 128)) {
+            /* The config file's rule too, so every bootstrap function builds. */
+            fail(err, "environmentVariables.%s: names are letters, digits, '_' and '-', not "
+                      "starting with a digit or '-'; at most %u", k, FC_FUNCTION_ENV_MAX);
             return -EINVAL;
         }
         if (asprintf(&f->env[n++], "%s=%s", k, json_string_value(v)) < 0)

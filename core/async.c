@@ -496,8 +496,11 @@ static int build_request(struct fc_invocation *inv, const struct fc_job *j) {
 /* The store thread's own context, for wheel callbacks. */
 static _Thread_local struct fc_async *self;
 
+/* The catalog of this loop pass. Only timers_refresh moves the view, at the
+ * top of a pass after a commit: timers and jobs borrow from the catalog it
+ * holds (function names, timer settings) until then. */
 static const struct fc_catalog *catalog(struct fc_async *a) {
-    return fc_registry_view(a->sched->registry, &a->view);
+    return a->view.cat;
 }
 
 
@@ -845,10 +848,22 @@ static void timer_fire_cb(struct fc_wheel_entry *e) {
     timer_arm(a, tm, tm->next_s);
 }
 
-/* Arm every enabled timer trigger from now: firings missed while fcd was
- * down are skipped (FC documents no catch-up; a backlog of cron firings
- * after an outage would be a surprise). */
-static int timers_start(struct fc_async *a) {
+/* The schedule of an old timer for the same trigger (same function, name
+ * and cron), or NULL: a catalog change must not restart @every timers. */
+static const struct timer *timer_before(const struct timer *old, uint32_t n,
+                                        const struct fc_function *fn, const struct fc_timer *t) {
+    for (uint32_t i = 0; i < n; i++)
+        if (old[i].fn->uid == fn->uid && strcmp(old[i].t->name, t->name) == 0 &&
+            strcmp(old[i].t->cron, t->cron) == 0 && old[i].next_s != 0)
+            return &old[i];
+    return NULL;
+}
+
+/* Arm every enabled timer trigger of the catalog: from now at start
+ * (firings missed while fcd was down are skipped: FC documents no catch-up,
+ * and a backlog of cron firings after an outage would be a surprise), and
+ * keeping the next firing of triggers that were already there. */
+static int timers_start(struct fc_async *a, const struct timer *old, uint32_t old_count) {
     const struct fc_catalog *cat = catalog(a);
     uint32_t n = 0;
     for (uint32_t i = 0; i < cat->count; i++)
@@ -866,33 +881,46 @@ static int timers_start(struct fc_async *a) {
             tm->fn = fn;
             tm->t = &fn->timers[k];
             fc_wheel_entry_init(&tm->entry, timer_fire_cb);
-            timer_arm(a, tm, now_s);
+            const struct timer *before = timer_before(old, old_count, fn, tm->t);
+            if (before == NULL) {
+                timer_arm(a, tm, now_s);
+                continue;
+            }
+            tm->next_s = before->next_s;
+            fc_wheel_link(&a->wheel, &tm->entry, mono_due_ms((uint64_t)tm->next_s * 1000));
         }
     }
     return 0;
 }
 
-static void timers_stop(struct fc_async *a) {
-    commit(a); /* a firing's job borrows its timer's id and event until committed */
-    for (uint32_t i = 0; i < a->timers_count; i++) {
-        fc_wheel_unlink(&a->timers[i].entry);
-        fc_buf_free(&a->timers[i].event);
+/* Unlink and free timers[0..count) (after a commit: jobs borrow them). */
+static void timers_free(struct timer *timers, uint32_t count) {
+    for (uint32_t i = 0; i < count; i++) {
+        fc_wheel_unlink(&timers[i].entry);
+        fc_buf_free(&timers[i].event);
     }
-    free(a->timers);
-    a->timers = NULL;
-    a->timers_count = 0;
+    free(timers);
 }
 
-/* The catalog changed: timer triggers start over from the new one (the
- * timers point into the catalog the view holds). */
+/* Top of a loop pass: when the catalog changed, commit what borrows from
+ * the old one, move the view, and rebuild the timer triggers from it. */
 static void timers_refresh(struct fc_async *a) {
-    uint64_t seen = a->view.generation;
-    catalog(a);
-    if (a->view.generation == seen)
+    if (!fc_sched_catalog_moved(a->sched, &a->view))
         return;
-    timers_stop(a);
-    if (timers_start(a) < 0)
+    commit(a); /* a firing's job borrows its timer's id and event until committed */
+    struct timer *old = a->timers;
+    uint32_t old_count = a->timers_count;
+    for (uint32_t i = 0; i < old_count; i++)
+        fc_wheel_unlink(&old[i].entry);
+    struct fc_catalog *keep = a->view.cat; /* old timers point into it until freed */
+    fc_catalog_ref(keep);
+    fc_registry_view(a->sched->registry, &a->view);
+    a->timers = NULL;
+    a->timers_count = 0;
+    if (timers_start(a, old, old_count) < 0)
         FC_LOG_ERROR("store thread: out of memory for timer triggers");
+    timers_free(old, old_count);
+    fc_catalog_unref(keep);
 }
 
 /* ---- the thread ------------------------------------------------------------------- */
@@ -923,7 +951,8 @@ static void *store_main(void *arg) {
     fc_sched_io_register(a->sched, a->index, a->wake_fd, &a->ring, &features);
     a->now_ms = mono_ms();
     fc_wheel_init(&a->wheel, a->now_ms);
-    if (fc_reqid_init(&a->ids) < 0 || timers_start(a) < 0) {
+    fc_registry_view(a->sched->registry, &a->view);
+    if (fc_reqid_init(&a->ids) < 0 || timers_start(a, NULL, 0) < 0) {
         FC_LOG_ERROR("store thread: cannot start timer triggers");
         exit(1);
     }
@@ -964,7 +993,8 @@ static void *store_main(void *arg) {
         if (woken)
             arm_wake(a);
     }
-    timers_stop(a);
+    commit(a);
+    timers_free(a->timers, a->timers_count);
     fc_registry_view_release(&a->view);
     io_uring_queue_exit(&a->ring);
     return NULL;

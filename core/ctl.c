@@ -167,6 +167,8 @@ int fc_ctl_build(struct fc_ctl *ctl, const char *svc, json_t *entry, struct fc_f
     if (slot != NULL) {
         f->id = (*slot)->id;
         f->uid = (*slot)->uid;
+        if (fc_function_same_instances(*slot, f))
+            f->instance_revision = (*slot)->instance_revision;
     } else {
         uint32_t id = 0;
         while (id < FC_FUNCTIONS_MAX && ctl->live[id] != NULL)
@@ -352,8 +354,10 @@ int fc_ctl_start(const struct fc_config *cfg, struct fc_registry *reg, struct fc
     static const char kinds[] = "sfta"; /* services, functions, triggers, async configs */
     for (const char *k = kinds; rc == 0 && *k; k++)
         rc = fc_catalog_store_load(ctl->store, load_cb, &(struct load){ctl, *k});
-    if (rc == 0)
+    if (rc == 0) {
+        fc_ctl_code_empty_trash(ctl);
         build_all(ctl);
+    }
     for (uint32_t i = 0; rc == 0 && i < cfg->catalog.count; i++)
         rc = bootstrap_one(ctl, cfg->catalog.functions[i]);
     if (rc == 0)

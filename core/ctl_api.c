@@ -47,6 +47,7 @@ struct call {
     int segs;
     char qualifier[FC_FUNCTION_NAME_MAX + 1]; /* "LATEST" when none */
     json_t *body;                             /* parsed JSON body, or NULL */
+    char path[1024];                          /* the path as requested (seg[] cut it up) */
 };
 
 /* ---- answers ------------------------------------------------------------------- */
@@ -60,6 +61,18 @@ static void answer_json(struct call *c, int status, json_t *obj) {
         c->req->status = 500;
     free(text);
     json_decref(obj);
+}
+
+static void answer_error(struct call *c, enum fc_error err, ...);
+
+/* 400 PathNotSupported: "'METHOD' against 'path' is not supported". */
+static void not_supported(struct call *c) {
+    static const char *const names[] = {"request", "GET", "HEAD", "POST", "PUT",
+                                        "DELETE", "PATCH", "OPTIONS"};
+    int m = c->req->method;
+    answer_error(c, FC_ERR_PATH_NOT_SUPPORTED,
+                 m >= 0 && m < (int)(sizeof(names) / sizeof(names[0])) ? names[m] : "request",
+                 c->path);
 }
 
 static void answer_error(struct call *c, enum fc_error err, ...) {
@@ -85,8 +98,8 @@ static void answer_empty(struct call *c) {
 static void answer_failure(struct call *c, int rc, const char *err) {
     if (rc == -EINVAL || rc == -EFBIG)
         answer_error(c, FC_ERR_INVALID_ARGUMENT, err);
-    else if (rc == -ENOSPC)
-        answer_error(c, FC_ERR_RESOURCE_EXHAUSTED, err[0] ? err : "the catalog is full");
+    else if (rc == -ENOSPC) /* fc_ctl_build: every function id is taken */
+        answer_error(c, FC_ERR_LIMIT_EXCEEDED, err);
     else {
         FC_LOG_ERROR("management call failed: %s (%s)", strerror(-rc), err);
         answer_error(c, FC_ERR_INTERNAL);
@@ -314,6 +327,8 @@ static void service_call(struct call *c) {
         return create_service(c);
     if (c->segs == 1 && m == FC_HTTP_GET)
         return answer_list(c, c->ctl->root, "services", service_view);
+    if (c->segs == 1)
+        return not_supported(c);
     const char *svc = c->seg[1];
     json_t *entry = fc_ctl_service(c->ctl, svc);
     if (entry == NULL)
@@ -324,7 +339,7 @@ static void service_call(struct call *c) {
         return update_service(c, entry, svc);
     if (m == FC_HTTP_DELETE)
         return delete_service(c, entry, svc);
-    answer_error(c, FC_ERR_PATH_NOT_SUPPORTED, "method", c->req->path);
+    not_supported(c);
 }
 
 /* ---- function code ----------------------------------------------------------------- */
@@ -421,6 +436,20 @@ void fc_ctl_code_prune(struct fc_ctl *ctl, const char *svc, const char *fn, cons
                        const char *keep_b) {
     char dir[PATH_MAX + 256];
     snprintf(dir, sizeof(dir), "%s/code/%s/%s", ctl->cfg->data_dir, svc, fn);
+    if (keep_a == NULL && keep_b == NULL) {
+        /* A deleted function's instances may still run from its code:
+         * the directory moves to the trash, emptied at the next start. */
+        char trash[PATH_MAX + 512];
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        snprintf(trash, sizeof(trash), "%s/code/.trash", ctl->cfg->data_dir);
+        mkdir(trash, 0700);
+        snprintf(trash, sizeof(trash), "%s/code/.trash/%s.%s.%lld%09ld", ctl->cfg->data_dir, svc,
+                 fn, (long long)ts.tv_sec, ts.tv_nsec);
+        if (rename(dir, trash) < 0 && errno != ENOENT)
+            FC_LOG_WARN("cannot move %s to the trash: %s", dir, strerror(errno));
+        return;
+    }
     DIR *d = opendir(dir);
     if (d == NULL)
         return;
@@ -437,8 +466,14 @@ void fc_ctl_code_prune(struct fc_ctl *ctl, const char *svc, const char *fn, cons
         remove_code(path);
     }
     closedir(d);
-    if (keep_a == NULL && keep_b == NULL)
-        rmdir(dir);
+}
+
+void fc_ctl_code_empty_trash(struct fc_ctl *ctl) {
+    char trash[PATH_MAX + 32];
+    snprintf(trash, sizeof(trash), "%s/code/.trash", ctl->cfg->data_dir);
+    int rc = fc_code_remove(trash);
+    if (rc < 0)
+        FC_LOG_WARN("cannot empty %s: %s", trash, strerror(-rc));
 }
 
 /* ---- functions ---------------------------------------------------------------------- */
@@ -502,7 +537,7 @@ static int commit_entry(struct fc_ctl *ctl, const char *svc, const char *fn, jso
     if (rc < 0) {
         fc_function_unref(f);
         snprintf(err, FC_ERR_BYTES, "the catalog store: %s", strerror(-rc));
-        return rc;
+        return rc == -ENOSPC || rc == -EINVAL ? -EIO : rc; /* ours, not the caller's: 500 */
     }
     json_object_set(json_object_get(fc_ctl_service(ctl, svc), "functions"), fn, next);
     fc_ctl_install(ctl, f);
@@ -781,7 +816,7 @@ static void trigger_call(struct call *c, json_t *entry, const char *svc, const c
     if (c->segs == 5 && m == FC_HTTP_GET)
         return answer_list(c, triggers, "triggers", trigger_view);
     if (c->segs != 6)
-        return answer_error(c, FC_ERR_PATH_NOT_SUPPORTED, "method", c->req->path);
+        return not_supported(c);
     const char *name = c->seg[5];
     json_t *doc = json_object_get(triggers, name);
     if (doc == NULL)
@@ -791,7 +826,7 @@ static void trigger_call(struct call *c, json_t *entry, const char *svc, const c
     if (m == FC_HTTP_PUT)
         return update_trigger(c, entry, doc, svc, fn, name);
     if (m != FC_HTTP_DELETE)
-        return answer_error(c, FC_ERR_PATH_NOT_SUPPORTED, "method", c->req->path);
+        return not_supported(c);
     char err[FC_ERR_BYTES] = "";
     int rc = commit_trigger(c, entry, svc, fn, name, NULL, err);
     if (rc < 0)
@@ -835,9 +870,6 @@ static void async_call(struct call *c, json_t *entry, const char *svc, const cha
         json_object_foreach(configs, q, doc) json_array_append_new(list, async_view(c, q, doc));
         return answer_json(c, 200, json_pack("{s:o, s:s}", "configs", list, "nextToken", ""));
     }
-    if (strcmp(c->qualifier, "LATEST") != 0)
-        return answer_error(c, FC_ERR_INVALID_ARGUMENT,
-                            "fcd has no versions or aliases: the qualifier is LATEST");
     if (m == FC_HTTP_PUT)
         return put_async_config(c, entry, svc, fn);
     json_t *doc = json_object_get(configs, c->qualifier);
@@ -848,7 +880,7 @@ static void async_call(struct call *c, json_t *entry, const char *svc, const cha
     if (m == FC_HTTP_GET)
         return answer_json(c, 200, async_view(c, c->qualifier, doc));
     if (m != FC_HTTP_DELETE)
-        return answer_error(c, FC_ERR_PATH_NOT_SUPPORTED, "method", c->req->path);
+        return not_supported(c);
     char err[FC_ERR_BYTES] = "";
     int rc = commit_async(c, entry, svc, fn, NULL, err);
     if (rc < 0)
@@ -900,6 +932,9 @@ static void function_logs(struct call *c, const char *svc, const char *fn) {
 
 static void function_call(struct call *c, const char *svc) {
     int m = c->req->method;
+    if (strcmp(c->qualifier, "LATEST") != 0)
+        return answer_error(c, FC_ERR_INVALID_ARGUMENT,
+                            "fcd has no versions or aliases: the qualifier is LATEST");
     if (c->segs == 3 && m == FC_HTTP_POST)
         return create_function(c, svc);
     if (c->segs == 3 && m == FC_HTTP_GET)
@@ -927,7 +962,7 @@ static void function_call(struct call *c, const char *svc) {
         return async_call(c, entry, svc, fn);
     if (c->segs == 5 && strcmp(sub, "logs") == 0 && m == FC_HTTP_GET)
         return function_logs(c, svc, fn);
-    answer_error(c, FC_ERR_PATH_NOT_SUPPORTED, m == FC_HTTP_GET ? "GET" : "method", c->req->path);
+    not_supported(c);
 }
 
 /* Split the path at '/', taking "S.Q" apart: the qualifier goes to c. */
@@ -953,9 +988,8 @@ static bool split_path(struct call *c) {
 }
 
 void fc_ctl_api_handle(struct fc_ctl *ctl, struct fc_ctl_req *req) {
-    char path_copy[1024];
-    snprintf(path_copy, sizeof(path_copy), "%s", req->path);
     struct call c = {.ctl = ctl, .req = req};
+    snprintf(c.path, sizeof(c.path), "%s", req->path);
     req->extra[0] = '\0';
     bool routed = split_path(&c) && strcmp(c.seg[0], "services") == 0;
     bool writes = req->method == FC_HTTP_POST || req->method == FC_HTTP_PUT;
@@ -973,11 +1007,11 @@ void fc_ctl_api_handle(struct fc_ctl *ctl, struct fc_ctl_req *req) {
         c.body = json_object();
     }
     if (!routed)
-        answer_error(&c, FC_ERR_PATH_NOT_SUPPORTED, "request", path_copy);
+        not_supported(&c);
     else if (c.segs <= 2)
         service_call(&c);
     else if (strcmp(c.seg[2], "functions") != 0 || c.segs > 6)
-        answer_error(&c, FC_ERR_PATH_NOT_SUPPORTED, "request", path_copy);
+        not_supported(&c);
     else if (fc_ctl_service(ctl, c.seg[1]) == NULL)
         answer_error(&c, FC_ERR_SERVICE_NOT_FOUND, c.seg[1]);
     else

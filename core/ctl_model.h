@@ -81,7 +81,9 @@ int fc_ctl_put_function(struct fc_ctl *ctl, const char *svc, json_t *fn_doc, jso
                         json_t *async);
 
 /* Remove svc/fn's code revisions under <data_dir>/code except keep_a and
- * keep_b (either may be NULL; both NULL removes the function's directory). */
+ * keep_b (either may be NULL). Both NULL (the function is deleted): its
+ * directory moves to <data_dir>/code/.trash, since its instances may still
+ * run from it. */
 void fc_ctl_code_prune(struct fc_ctl *ctl, const char *svc, const char *fn, const char *keep_a,
                        const char *keep_b);
 
@@ -89,6 +91,9 @@ void fc_ctl_code_prune(struct fc_ctl *ctl, const char *svc, const char *fn, cons
  * model, drop its live version and its code (not publishing). entry is the
  * function's model entry. Returns 0 or -errno (nothing changed). */
 int fc_ctl_forget_function(struct fc_ctl *ctl, const char *svc, const char *fn, json_t *entry);
+
+/* Remove <data_dir>/code/.trash (at start: no instance runs). */
+void fc_ctl_code_empty_trash(struct fc_ctl *ctl);
 
 /* Answer req (ctl_api.c). */
 void fc_ctl_api_handle(struct fc_ctl *ctl, struct fc_ctl_req *req);

@@ -21,6 +21,7 @@
     X(PATH_NOT_SUPPORTED, 400, "PathNotSupported", "'%s' against '%s' is not supported")           \
     X(ENTITY_TOO_LARGE, 400, "EntityTooLarge",                                                     \
       "payload size exceeds maximum allowed size (%llu bytes)")                                    \
+    X(LIMIT_EXCEEDED, 400, "LimitExceededError", "%s")                                             \
     X(ACCESS_DENIED, 403, "AccessDenied", "%s")                                                    \
     X(SIGNATURE_NOT_MATCH, 403, "SignatureNotMatch",                                               \
       "The request signature we calculated does not match the signature you provided. "           \

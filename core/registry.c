@@ -105,6 +105,7 @@ struct fc_function *fc_function_new(const char *service, const char *name,
     snprintf(f->name, sizeof(f->name), "%s", name);
     /* Relaxed: a unique number is all that is needed. */
     f->revision = atomic_fetch_add_explicit(&revision_seq, 1, memory_order_relaxed) + 1;
+    f->instance_revision = f->revision;
     atomic_init(&f->refs, 1);
     f->memory_mb = 128;
     f->timeout_s = 3;
@@ -116,6 +117,28 @@ struct fc_function *fc_function_new(const char *service, const char *name,
     f->max_instances = 16;
     f->ca_port = 9000;
     return f;
+}
+
+static bool strings_equal(const char *a, const char *b) {
+    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static bool vectors_equal(char *const *a, char *const *b) {
+    for (; *a && *b; a++, b++)
+        if (strcmp(*a, *b) != 0)
+            return false;
+    return *a == NULL && *b == NULL;
+}
+
+bool fc_function_same_instances(const struct fc_function *a, const struct fc_function *b) {
+    return strcmp(a->code_dir, b->code_dir) == 0 && vectors_equal(a->argv, b->argv) &&
+           vectors_equal(a->env, b->env) && strings_equal(a->initializer, b->initializer) &&
+           strings_equal(a->pre_stop, b->pre_stop) &&
+           a->pre_stop_timeout_s == b->pre_stop_timeout_s && a->memory_mb == b->memory_mb &&
+           a->timeout_s == b->timeout_s &&
+           a->initialization_timeout_s == b->initialization_timeout_s &&
+           a->concurrency == b->concurrency && a->max_instances == b->max_instances &&
+           a->ca_port == b->ca_port;
 }
 
 /* A new function of the config (bootstrap) catalog, or NULL (err set). */

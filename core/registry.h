@@ -72,6 +72,10 @@ struct fc_function {
     uint32_t id;       /* index in the catalog, < FC_FUNCTIONS_MAX */
     uint64_t uid;      /* unique per function for the life of the process (ids are reused) */
     uint64_t revision; /* process-wide increasing: a newer object of a function is larger */
+    /* The revision of what instances depend on (code, command, environment,
+     * limits, hooks): kept by a change that touches only triggers or async
+     * settings, so such a change rolls no instance over. */
+    uint64_t instance_revision;
     char service[FC_SERVICE_NAME_MAX + 1];
     char name[FC_FUNCTION_NAME_MAX + 1];
     char code_dir[PATH_MAX];         /* absolute */
@@ -132,6 +136,10 @@ int fc_catalog_add_service(struct fc_catalog *cat, const char *name);
  * NULL with err set when a name is invalid or memory is out. */
 struct fc_function *fc_function_new(const char *service, const char *name, char err[FC_ERR_BYTES]);
 
+/* Do instances of a and b run the same way (code, command, environment,
+ * memory, timeouts, concurrency, port, hooks, max instances)? */
+bool fc_function_same_instances(const struct fc_function *a, const struct fc_function *b);
+
 /* Resolve code_dir to an absolute path into f->code_dir and default the
  * command to its bootstrap. Returns 0 or -EINVAL with err set. */
 int fc_function_set_code(struct fc_function *f, const char *code_dir, char err[FC_ERR_BYTES]);
@@ -143,6 +151,11 @@ static inline void fc_function_ref(const struct fc_function *f) {
 
 /* Drop a reference; the last one frees f. Any thread. */
 void fc_function_unref(const struct fc_function *f);
+
+static inline void fc_catalog_ref(struct fc_catalog *cat) {
+    /* Relaxed: the caller already holds a reference. */
+    atomic_fetch_add_explicit(&cat->refs, 1, memory_order_relaxed);
+}
 
 /* Drop a reference to a heap catalog (fc_catalog_new); the last one drops
  * its functions and frees it. Any thread. */

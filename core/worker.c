@@ -840,6 +840,10 @@ static void instance_serve(struct fc_worker *w, struct fc_instance *inst) {
     pool->starting--;
     FC_LOG_DEBUG("instance %s of %s/%s ready in %llu ms", inst->proc.id, fn->service, fn->name,
                  (unsigned long long)(w->now_ms - inst->start_ms));
+    if (pool->retired) { /* replaced while it started: nothing will come to it */
+        instance_stop_idle(w, inst);
+        return;
+    }
     /* Every slot is available: slot 0 is connected, the others connect on
      * first use. */
     for (uint32_t i = fn->concurrency; i-- > 0;) {
@@ -1157,43 +1161,57 @@ static void pool_retire(struct fc_worker *w, struct fc_pool *pool, struct fc_poo
         pool_dispatch(w, successor);
 }
 
-/* The pool that runs fn: the current one when it is fn's version or newer;
- * a new one (retiring the old) when fn is newer; NULL when fn's id now
- * belongs to a newer function (fn was deleted). */
-static struct fc_pool *pool_for(struct fc_worker *w, const struct fc_function *fn) {
-    struct fc_pool *pool = w->pools[fn->id];
-    if (pool != NULL && (pool->fn == fn || pool->fn->revision > fn->revision))
-        return pool->fn->uid == fn->uid ? pool : NULL;
-    struct fc_pool *next = pool_new(w, fn);
-    if (next == NULL)
-        return pool; /* out of memory: the old version serves on */
-    w->pools[fn->id] = next;
-    if (pool != NULL)
-        pool_retire(w, pool, pool->fn->uid == fn->uid ? next : NULL);
-    return next;
+/* Same function, and nothing its instances depend on changed (a trigger or
+ * async config change): the pool serves on with the newer object. */
+static bool pool_serves(const struct fc_pool *pool, const struct fc_function *fn) {
+    return pool->fn->uid == fn->uid && pool->fn->instance_revision == fn->instance_revision;
 }
 
-/* The catalog changed: retire the pools of functions that changed or went.
- * New versions get their pools now, so queued work moves over at once. */
-static void pools_refresh(struct fc_worker *w) {
-    uint64_t seen = w->view.generation;
-    const struct fc_catalog *cat = fc_registry_view(w->sched->registry, &w->view);
-    if (w->view.generation == seen)
+/* Make fn the current pool's object when it is newer and pool_serves. */
+static void pool_adopt(struct fc_pool *pool, const struct fc_function *fn) {
+    if (fn->revision <= pool->fn->revision)
         return;
+    fc_function_ref(fn);
+    fc_function_unref(pool->fn);
+    pool->fn = fn;
+}
+
+/* The catalog changed: retire the pools of functions whose instances must
+ * change or that went. New versions get their pools now, so queued work
+ * moves over at once. */
+static void pools_refresh(struct fc_worker *w) {
+    if (w->view.cat != NULL && !fc_sched_catalog_moved(w->sched, &w->view))
+        return;
+    const struct fc_catalog *cat = fc_registry_view(w->sched->registry, &w->view);
     for (uint32_t id = 0; id < FC_FUNCTIONS_MAX; id++) {
         struct fc_pool *pool = w->pools[id];
         const struct fc_function *now = id < cat->count ? cat->functions[id] : NULL;
         if (pool == NULL || pool->fn == now)
             continue;
-        if (now != NULL && now->uid == pool->fn->uid && now->revision > pool->fn->revision) {
-            pool_for(w, now);
+        if (now != NULL && pool_serves(pool, now)) {
+            pool_adopt(pool, now);
             continue;
         }
-        if (now == NULL || now->uid != pool->fn->uid) {
-            w->pools[id] = NULL;
-            pool_retire(w, pool, NULL);
-        }
+        struct fc_pool *next = now != NULL && now->uid == pool->fn->uid ? pool_new(w, now) : NULL;
+        w->pools[id] = next;
+        pool_retire(w, pool, next);
     }
+}
+
+/* The pool that runs fn, after bringing the pools up to the current
+ * catalog: the current pool of fn's id when it is fn's function (a newer
+ * version serves an invocation made just before an update), a new one when
+ * fn is current and has none, NULL when fn was deleted. */
+static struct fc_pool *pool_for(struct fc_worker *w, const struct fc_function *fn) {
+    pools_refresh(w);
+    const struct fc_catalog *cat = w->view.cat;
+    const struct fc_function *now = fn->id < cat->count ? cat->functions[fn->id] : NULL;
+    if (now == NULL || now->uid != fn->uid)
+        return NULL;
+    struct fc_pool *pool = w->pools[fn->id];
+    if (pool == NULL && (pool = pool_new(w, now)) != NULL)
+        w->pools[fn->id] = pool;
+    return pool;
 }
 
 /* ---- invocations --------------------------------------------------------------- */

@@ -435,8 +435,8 @@ int fc_dispatch(struct fc_conn *c, const struct fc_http_req *req, const char *bo
         c->inv_http10 = http10;
         if (tasks && (status = fc_tasks_dispatch(c, req, &route, keep_alive, rid)) >= 0)
             return status;
-        if (tasks)
-            break; /* a task path with another method */
+        if (tasks || head)
+            break; /* a task path with another method; HEAD (it would get a body) */
         return dispatch_ctl(c, req, &route, body, body_len, keep_alive, rid);
     }
     case FC_ROUTE_NONE:

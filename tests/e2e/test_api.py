@@ -98,16 +98,32 @@ def test_api_function_lifecycle_and_rollover():
                             "triggerConfig": {"authType": "anonymous", "methods": ["GET"],
                                               "disableURLInternet": True}})
         assert st == 200, body
+        # A trigger change leaves the instances alone: the same process answers.
+        assert invoke(f, "s", "fn") == (200, second)
         c = http.client.HTTPConnection("127.0.0.1", f.port, timeout=10)
         c.request("GET", "/2016-08-15/proxy/s/fn/x")
         r = c.getresponse()
         assert r.status == 403 and b"internet URL is disable" in r.read()
         assert call(f, "DELETE", "/services/s/functions/fn/triggers/web")[0] == 204
+        # Methods the API does not have: PathNotSupported (HEAD without a body).
+        st, _, body = call(f, "PUT", "/services", {})
+        assert st == 400 and json.loads(body)["ErrorCode"] == "PathNotSupported", body
+        c = http.client.HTTPConnection("127.0.0.1", f.port, timeout=10)
+        c.request("HEAD", "/2016-08-15/services/s")
+        r = c.getresponse()
+        assert r.status == 400 and r.read() == b""
+        c.request("GET", "/2016-08-15/services/s.v1/functions/fn")
+        r = c.getresponse()
+        assert r.status == 400 and b"LATEST" in r.read()
+        c.close()
         # Delete: the function is gone for the data plane at once.
         assert call(f, "DELETE", "/services/s/functions/fn")[0] == 204
         st, _, body = call(f, "POST", "/services/s/functions/fn/invocations", raw=b"")
         assert st == 404 and json.loads(body)["ErrorCode"] == "FunctionNotFound"
+        # Its code waits in the trash (instances may still run from it).
         assert not os.listdir(os.path.join(f.dir, "data", "code", "s"))
+        assert [n.startswith("s.fn.") for n in
+                os.listdir(os.path.join(f.dir, "data", "code", ".trash"))] == [True]
 
 
 def test_api_catalog_survives_restart_and_lists_bootstrap():
