@@ -505,6 +505,13 @@ static void conn_process(struct fc_conn *c) {
                 conn_fail(c, FC_ERR_ENTITY_TOO_LARGE, NULL);
                 return;
             }
+            enum fc_error denied;
+            char why[FC_AUTH_MESSAGE_BYTES_MAX];
+            if (c->body_max == FC_CTL_BODY_BYTES_MAX && (c->chunked || c->body_len > 0) &&
+                !fc_dispatch_upload_allowed(c, &req, &denied, why)) {
+                conn_fail(c, denied, why);
+                return;
+            }
             have_req = true;
         }
         size_t consumed = 0;

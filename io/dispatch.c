@@ -181,6 +181,29 @@ static bool api_allowed(struct fc_conn *c, const struct fc_http_req *req, bool m
     return false;
 }
 
+bool fc_dispatch_upload_allowed(struct fc_conn *c, const struct fc_http_req *req,
+                                enum fc_error *err, char arg[FC_AUTH_MESSAGE_BYTES_MAX]) {
+    const struct fc_config *cfg = c->io->cfg;
+    bool signed_request = fc_http_header_find(req, "authorization", 13) != NULL;
+    if (cfg->keys_count == 0 && !cfg->api_anonymous) {
+        *err = FC_ERR_ACCESS_DENIED;
+        snprintf(arg, FC_AUTH_MESSAGE_BYTES_MAX,
+                 "the management API needs an access key (--access-key) or api_anonymous");
+        return false;
+    }
+    if (cfg->keys_count == 0 || (cfg->api_anonymous && !signed_request))
+        return true;
+    struct fc_auth_request ar = {req->method, req->method_len, req->target_len, req->target,
+                                 req->headers, req->headers_count};
+    struct fc_auth_result r;
+    if (fc_auth_verify(&ar, cfg->keys, cfg->keys_count, (int64_t)time(NULL), c->io->auth, &r) ==
+        FC_AUTH_OK)
+        return true;
+    *err = fc_auth_status_error(r.status);
+    snprintf(arg, FC_AUTH_MESSAGE_BYTES_MAX, "%s", r.fc_arg ? r.fc_arg : "");
+    return false;
+}
+
 /* Hand a management call to the ctl thread; answered by fc_conn_on_ctl.
  * Returns 0 (pending) or the error status written. */
 static int dispatch_ctl(struct fc_conn *c, const struct fc_http_req *req,

@@ -173,6 +173,12 @@ int fc_conn_take_request(struct fc_conn *c, size_t consumed, struct fc_buf *to);
  * an invocation (c->inv set) and returning 0. */
 int fc_dispatch(struct fc_conn *c, const struct fc_http_req *req, const char *body,
                 uint64_t body_len, size_t consumed, bool keep_alive, const char *request_id);
+/* Before reading a management call's body (up to FC_CTL_BODY_BYTES_MAX):
+ * may its sender upload at all? The signature covers the head only, so a
+ * client without a valid one is refused before fcd buffers its body.
+ * Returns true, or false with the FC error and its argument. */
+bool fc_dispatch_upload_allowed(struct fc_conn *c, const struct fc_http_req *req,
+                                enum fc_error *err, char arg[FC_AUTH_MESSAGE_BYTES_MAX]);
 /* Append the response for a finished invocation to c->out; returns the
  * status. The caller recycles inv afterwards. */
 int fc_dispatch_complete(struct fc_conn *c, struct fc_invocation *inv, bool keep_alive);

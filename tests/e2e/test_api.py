@@ -183,3 +183,17 @@ def test_api_off_without_keys_or_opt_in():
     with Fcd() as f:
         st, _, body = call(f, "GET", "/services")
         assert st == 403 and json.loads(body)["ErrorCode"] == "AccessDenied"
+
+
+def test_api_refuses_an_unsigned_upload_before_its_body():
+    """With keys, a management call's signature is checked at its head: a
+    client without one cannot make fcd buffer a 60 MB body first."""
+    import socket
+    with Fcd(args=["--access-key", "ak:secret"]) as f:
+        s = socket.create_connection(("127.0.0.1", f.port), timeout=10 * SLOW)
+        s.sendall(b"POST /2016-08-15/services HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Type: application/json\r\nContent-Length: 60000000\r\n\r\n{")
+        head = s.recv(65536)
+        assert head.startswith(b"HTTP/1.1 403 "), head
+        assert b"AccessDenied" in head and b"Connection: close" in head, head
+        s.close()
