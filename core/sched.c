@@ -97,6 +97,8 @@ void fc_sched_destroy(struct fc_sched *s) {
         fc_worker_destroy(&s->workers[w]);
     for (uint32_t i = 0; s->invs && i < s->io_count * FC_INV_POOL_MAX; i++) {
         struct fc_invocation *inv = &s->invs[i];
+        if (inv->fn != NULL) /* stopped before it came back to be recycled */
+            fc_function_unref(inv->fn);
         fc_buf_free(&inv->head);
         fc_buf_free(&inv->req);
         fc_buf_free(&inv->resp);

@@ -155,8 +155,11 @@ static void io_destroy(struct fc_io *io) {
     fc_inv_pool_destroy(&io->invs);
     free(io->auth);
     fc_buf_free(&io->scratch);
-    for (uint32_t i = 0; io->areqs && i < FC_ASYNC_REQS_MAX; i++)
+    for (uint32_t i = 0; io->areqs && i < FC_ASYNC_REQS_MAX; i++) {
         fc_buf_free(&io->areqs[i].payload);
+        if (io->areqs[i].fn != NULL) /* its answer never came back (stopped) */
+            fc_function_unref(io->areqs[i].fn);
+    }
     free(io->areqs);
 }
 
