@@ -71,17 +71,32 @@ static bool header_dropped(const struct fc_http_header *h) {
     return header_in(h, dropped, sizeof(dropped) / sizeof(dropped[0]));
 }
 
+/* Append a string literal (no printf on the request path: bench/sync.sh's
+ * profile found the printf family there). */
+#define APPEND_LIT(b, lit) fc_buf_append((b), (lit), sizeof(lit) - 1)
+
+/* Append the pieces p[0..n) in order; stops at the first failure. */
+static int append_all(struct fc_buf *b, const struct fc_slice *p, size_t n) {
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = fc_buf_append(b, p[i].ptr, p[i].len);
+    return rc;
+}
+
+#define SLICE_LIT(lit) ((struct fc_slice){(lit), sizeof(lit) - 1})
+#define SLICE_STR(s) ((struct fc_slice){(s), (uint32_t)strlen(s)})
+
 /* POST /invoke with the event as the body (CONTRACT.md §6.3). Express reads
  * a body without Content-Type as empty (RUNTIMES.md): default it. */
 static int build_event_head(struct fc_buf *b, const struct fc_http_req *req,
                             const struct fc_function *fn, uint64_t body_len, const char *rid) {
     const struct fc_http_header *ct = fc_http_header_find(req, "content-type", 12);
-    int rc = fc_buf_printf(b,
-                           "POST /invoke HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                           "Content-Type: %.*s\r\nContent-Length: %llu\r\n",
-                           ct ? (int)ct->value_len : 24,
-                           ct ? ct->value : "application/octet-stream",
-                           (unsigned long long)body_len);
+    int rc = APPEND_LIT(b, "POST /invoke HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    if (rc == 0)
+        rc = ct ? fc_buf_header(b, "Content-Type", 12, ct->value, ct->value_len)
+                : APPEND_LIT(b, "Content-Type: application/octet-stream\r\n");
+    if (rc == 0)
+        rc = fc_buf_header_u64(b, "Content-Length", body_len);
     return rc < 0 ? rc : fc_invocation_fc_headers(b, fn, rid, "/invoke", 0);
 }
 
@@ -91,35 +106,39 @@ static int build_event_head(struct fc_buf *b, const struct fc_http_req *req,
 static int build_http_head(struct fc_buf *b, const struct fc_conn *c,
                            const struct fc_http_req *req, const struct fc_route *route,
                            const struct fc_function *fn, uint64_t body_len, const char *rid) {
-    int rc = fc_buf_printf(b, "%.*s %.*s HTTP/1.1\r\n", (int)req->method_len, req->method,
-                           (int)req->target_len, req->target);
-    const char *xff = NULL;
-    uint32_t xff_len = 0;
+    const struct fc_slice line[] = {{req->method, req->method_len}, SLICE_LIT(" "),
+                                    {req->target, req->target_len}, SLICE_LIT(" HTTP/1.1\r\n")};
+    int rc = append_all(b, line, 4);
+    struct fc_slice xff = {0};
     bool host = false;
     for (uint32_t i = 0; rc == 0 && i < req->headers_count; i++) {
         const struct fc_http_header *h = &req->headers[i];
         if (header_dropped(h))
             continue;
         if (name_is(h, "x-forwarded-for")) {
-            xff = h->value;
-            xff_len = h->value_len;
+            xff = (struct fc_slice){h->value, h->value_len};
             continue;
         }
         host |= name_is(h, "host");
         rc = fc_buf_header(b, h->name, h->name_len, h->value, h->value_len);
     }
     if (rc == 0 && !host)
-        rc = fc_buf_printf(b, "Host: 127.0.0.1\r\n");
+        rc = APPEND_LIT(b, "Host: 127.0.0.1\r\n");
     if (rc == 0 && (body_len > 0 || req->has_content_length || req->chunked))
         rc = fc_buf_header_u64(b, "Content-Length", body_len);
+    /* The target up to the function name, with its slash (CONTRACT.md §3.3). */
+    uint32_t base_len = (uint32_t)(route->function.ptr + route->function.len - req->target);
+    const struct fc_slice tail[] = {SLICE_LIT("X-Forwarded-For: "),
+                                    xff,
+                                    xff.len ? SLICE_LIT(", ") : SLICE_LIT(""),
+                                    SLICE_STR(c->client_ip),
+                                    SLICE_LIT("\r\nx-fc-client-ip: "),
+                                    SLICE_STR(c->client_ip),
+                                    SLICE_LIT("\r\nx-fc-base-path: "),
+                                    {req->target, base_len},
+                                    SLICE_LIT("/\r\n")};
     if (rc == 0)
-        rc = fc_buf_printf(b, "X-Forwarded-For: %.*s%s%s\r\nx-fc-client-ip: %s\r\n",
-                           (int)xff_len, xff ? xff : "", xff ? ", " : "", c->client_ip,
-                           c->client_ip);
-    if (rc == 0) /* the target up to the function name, with its slash (CONTRACT.md §3.3) */
-        rc = fc_buf_printf(b, "x-fc-base-path: %.*s/\r\n",
-                           (int)(route->function.ptr + route->function.len - req->target),
-                           req->target);
+        rc = append_all(b, tail, sizeof(tail) / sizeof(tail[0]));
     return rc < 0 ? rc : fc_invocation_fc_headers(b, fn, rid, "/http-invoke", 0);
 }
 
@@ -486,11 +505,16 @@ static int invocation_headers(struct fc_buf *b, const struct fc_invocation *inv)
     /* MB with two decimals, rounded ("100.26"), without printf's float path. */
     uint64_t centi = ((uint64_t)inv->max_memory_kb * 100 + 512) / 1024;
     char mb[32];
-    int mb_len = snprintf(mb, sizeof(mb), "%llu.%02llu", (unsigned long long)(centi / 100),
-                          (unsigned long long)(centi % 100));
+    size_t mb_len = 0, at = sizeof(mb);
+    for (int digit = 0; digit < 3 || centi != 0; digit++, centi /= 10) {
+        if (digit == 2)
+            mb[--at] = '.';
+        mb[--at] = (char)('0' + centi % 10);
+    }
+    memmove(mb, mb + at, mb_len = sizeof(mb) - at);
     int rc = fc_buf_header_u64(b, "x-fc-invocation-duration", (inv->duration_us + 999) / 1000);
     if (rc == 0)
-        rc = fc_buf_header(b, "x-fc-max-memory-usage", 21, mb, (size_t)mb_len);
+        rc = fc_buf_header(b, "x-fc-max-memory-usage", 21, mb, mb_len);
     if (rc == 0)
         rc = fc_buf_header(b, "x-fc-invocation-service-version", 31, "LATEST", 6);
     if (rc == 0 && inv->instance_id[0])
