@@ -40,8 +40,13 @@ def available(names=ALL):
 
 
 def fcd_for(names, extra=""):
+    """fcd with the example runtimes. Their timeout is 30 s, not FC's default
+    3 s: a framework's first request (Flask's imports under gunicorn) can take
+    longer than 3 s on a loaded 2-core machine, and no test here is about
+    timeouts."""
     return Fcd(args=[a for n in names for a in
-                     ("--function", "%s=%s%s" % (n, os.path.join(EX, DIRS[n]), extra))])
+                     ("--function",
+                      "%s=%s,timeout=30%s" % (n, os.path.join(EX, DIRS[n]), extra))])
 
 
 def check_invoke_headers(status, headers, body):
