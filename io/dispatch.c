@@ -14,6 +14,7 @@
 #include "io/router.h"
 #include "io/tasks.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -28,6 +29,30 @@ static const char *slice_str(char *buf, size_t cap, const char *ptr, size_t len)
     memcpy(buf, ptr, len);
     buf[len] = '\0';
     return buf;
+}
+
+/* An FC error with the given X-Fc-Error-Type line (NULL: none). */
+static int typed_error(struct fc_conn *c, const char *type_line, bool keep_alive, bool http10,
+                       bool head, const char *rid, enum fc_error err, ...) {
+    va_list ap;
+    va_start(ap, err);
+    int rc = fc_response_verror(&c->out, keep_alive, http10, head, rid, type_line, err, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* An FC error fcd itself answers. Through an HTTP trigger it carries
+ * X-Fc-Error-Type: FcCommonError, telling it apart from the function's own
+ * answers (CONTRACT.md §2.3). */
+static int platform_error(struct fc_conn *c, bool keep_alive, bool http10, bool head,
+                          const char *rid, enum fc_error err, ...) {
+    va_list ap;
+    va_start(ap, err);
+    int rc = fc_response_verror(&c->out, keep_alive, http10, head, rid,
+                                c->trigger_request ? "x-fc-error-type: FcCommonError\r\n" : NULL,
+                                err, ap);
+    va_end(ap);
+    return rc;
 }
 
 static bool name_is(const struct fc_http_header *h, const char *name) {
@@ -174,7 +199,7 @@ static bool signature_ok(struct fc_conn *c, const struct fc_http_req *req, bool 
         FC_AUTH_OK)
         return true;
     FC_LOG_DEBUG("signature refused: %s (%s)", fc_auth_status_name(r.status), r.message);
-    *status = fc_response_error(&c->out, keep_alive, http10, head, rid,
+    *status = platform_error(c, keep_alive, http10, head, rid,
                                 fc_auth_status_error(r.status), r.fc_arg);
     return false;
 }
@@ -193,7 +218,7 @@ static bool api_allowed(struct fc_conn *c, const struct fc_http_req *req, bool m
         return signature_ok(c, req, keep_alive, rid, status);
     if (cfg->keys_count > 0 || cfg->api_anonymous || !management)
         return true;
-    *status = fc_response_error(&c->out, keep_alive, req->minor_version == 0,
+    *status = platform_error(c, keep_alive, req->minor_version == 0,
                                 req->method_id == FC_HTTP_HEAD, rid, FC_ERR_ACCESS_DENIED,
                                 "the management API needs an access key (--access-key) or "
                                 "api_anonymous");
@@ -237,7 +262,7 @@ static int dispatch_ctl(struct fc_conn *c, const struct fc_http_req *req,
                                            if_match ? if_match->value_len : 0);
     if (cr == NULL || fc_buf_append(&cr->body, body, body_len) < 0) {
         fc_ctl_req_free(cr);
-        return fc_response_error(&c->out, keep_alive, c->inv_http10, false, rid, FC_ERR_INTERNAL);
+        return platform_error(c, keep_alive, c->inv_http10, false, rid, FC_ERR_INTERNAL);
     }
     cr->io_index = (uint16_t)c->io->index;
     cr->conn = c;
@@ -245,7 +270,7 @@ static int dispatch_ctl(struct fc_conn *c, const struct fc_http_req *req,
     snprintf(cr->request_id, sizeof(cr->request_id), "%s", rid);
     if (fc_ctl_submit(c->io->ctl, cr) < 0) {
         fc_ctl_req_free(cr);
-        return fc_response_error(&c->out, keep_alive, c->inv_http10, false, rid,
+        return platform_error(c, keep_alive, c->inv_http10, false, rid,
                                  FC_ERR_RESOURCE_THROTTLED, "too many management calls queued");
     }
     c->creq = cr;
@@ -268,19 +293,19 @@ static const struct fc_function *resolve(struct fc_conn *c, const struct fc_http
     const struct fc_function *fn = fc_catalog_find(cat, route->service.ptr, route->service.len,
                                                    route->function.ptr, route->function.len);
     if (fn == NULL && !fc_catalog_has_service(cat, route->service.ptr, route->service.len))
-        *status = fc_response_error(&c->out, keep_alive, http10, head, rid,
+        *status = platform_error(c, keep_alive, http10, head, rid,
                                     FC_ERR_SERVICE_NOT_FOUND, svc);
     else if (fn == NULL)
-        *status = fc_response_error(&c->out, keep_alive, http10, head, rid,
+        *status = platform_error(c, keep_alive, http10, head, rid,
                                     FC_ERR_FUNCTION_NOT_FOUND, fn_name, svc);
     else if (route->kind == FC_ROUTE_HTTP_TRIGGER && !fn->http_trigger)
-        *status = fc_response_error(&c->out, keep_alive, http10, head, rid,
+        *status = platform_error(c, keep_alive, http10, head, rid,
                                     FC_ERR_TRIGGER_NOT_FOUND, "http", fn_name);
     else if (route->kind == FC_ROUTE_HTTP_TRIGGER && fn->http_url_disabled)
-        *status = fc_response_error(&c->out, keep_alive, http10, head, rid, FC_ERR_ACCESS_DENIED,
+        *status = platform_error(c, keep_alive, http10, head, rid, FC_ERR_ACCESS_DENIED,
                                     "access denied due to function internet URL is disable");
     else if (route->kind == FC_ROUTE_HTTP_TRIGGER && !(fn->http_methods & method_bit(req)))
-        *status = fc_response_error(&c->out, keep_alive, http10, head, rid, FC_ERR_ACCESS_DENIED,
+        *status = platform_error(c, keep_alive, http10, head, rid, FC_ERR_ACCESS_DENIED,
                                     "the HTTP trigger does not allow this method");
     else if (route->kind == FC_ROUTE_HTTP_TRIGGER && !fn->http_anonymous)
         return signature_ok(c, req, keep_alive, rid, status) ? fn : NULL;
@@ -344,17 +369,17 @@ static int dispatch_async(struct fc_conn *c, const struct fc_http_req *req,
     bool http10 = req->minor_version == 0, head = req->method_id == FC_HTTP_HEAD;
     long delay = async_delay(req);
     if (delay < 0)
-        return fc_response_error(&c->out, keep_alive, http10, head, rid, FC_ERR_INVALID_ARGUMENT,
+        return platform_error(c, keep_alive, http10, head, rid, FC_ERR_INVALID_ARGUMENT,
                                  "x-fc-async-delay must be an integer in 0..3600");
     if (io->async == NULL || io->free_areqs == NULL)
-        return fc_response_error(&c->out, keep_alive, http10, head, rid,
+        return platform_error(c, keep_alive, http10, head, rid,
                                  FC_ERR_RESOURCE_THROTTLED,
                                  io->async ? "too many async requests in flight"
                                            : "the async store is not available");
     struct fc_async_req *ar = io->free_areqs;
     bool given;
     if (task_id(req, rid, ar, &given) < 0)
-        return fc_response_error(&c->out, keep_alive, http10, head, rid, FC_ERR_INVALID_ARGUMENT,
+        return platform_error(c, keep_alive, http10, head, rid, FC_ERR_INVALID_ARGUMENT,
                                  "x-fc-stateful-async-invocation-id must start with a letter or "
                                  "'_' and hold only letters, digits, '_' and '-' (at most 128)");
     const struct fc_http_header *en =
@@ -387,7 +412,7 @@ static int dispatch_async(struct fc_conn *c, const struct fc_http_req *req,
     if (rc < 0) {
         fc_function_unref(fn);
         ar->fn = NULL;
-        return fc_response_error(&c->out, keep_alive, http10, head, rid,
+        return platform_error(c, keep_alive, http10, head, rid,
                                  FC_ERR_RESOURCE_THROTTLED, "the async store is busy");
     }
     io->free_areqs = ar->next_free;
@@ -412,7 +437,7 @@ static int dispatch_invoke(struct fc_conn *c, const struct fc_http_req *req,
         return dispatch_async(c, req, route, fn, body_len, keep_alive, rid);
     struct fc_invocation *inv = fc_inv_pool_take(&io->invs);
     if (inv == NULL)
-        return fc_response_error(&c->out, keep_alive, http10, head, rid,
+        return platform_error(c, keep_alive, http10, head, rid,
                                  FC_ERR_RESOURCE_THROTTLED, "too many invocations in flight");
     /* Relaxed: published to the worker by the submit ring's release. */
     atomic_fetch_add_explicit(&inv->generation, 1, memory_order_relaxed);
@@ -454,6 +479,7 @@ int fc_dispatch(struct fc_conn *c, const struct fc_http_req *req, const char *bo
                 uint64_t body_len, size_t consumed, bool keep_alive, const char *rid) {
     struct fc_route route;
     enum fc_route_kind kind = fc_route_match(req->method_id, req->target, req->target_len, &route);
+    c->trigger_request = kind == FC_ROUTE_HTTP_TRIGGER;
     bool http10 = req->minor_version == 0, head = req->method_id == FC_HTTP_HEAD;
     char a[NAME_BYTES_MAX], b[NAME_BYTES_MAX];
     switch (kind) {
@@ -466,7 +492,7 @@ int fc_dispatch(struct fc_conn *c, const struct fc_http_req *req, const char *bo
         int status = dispatch_invoke(c, req, &route, body_len, consumed, keep_alive, rid);
         if (status >= 0)
             return status;
-        return fc_response_error(&c->out, keep_alive, http10, head, rid,
+        return platform_error(c, keep_alive, http10, head, rid,
                                  FC_ERR_RESOURCE_THROTTLED, "the scheduler is busy");
     }
     case FC_ROUTE_API: {
@@ -484,7 +510,7 @@ int fc_dispatch(struct fc_conn *c, const struct fc_http_req *req, const char *bo
     case FC_ROUTE_NONE:
         break;
     }
-    return fc_response_error(&c->out, keep_alive, http10, head, rid, FC_ERR_PATH_NOT_SUPPORTED,
+    return platform_error(c, keep_alive, http10, head, rid, FC_ERR_PATH_NOT_SUPPORTED,
                              slice_str(a, sizeof(a), req->method, req->method_len),
                              slice_str(b, sizeof(b), req->target, req->target_len));
 }
@@ -579,7 +605,7 @@ static int answer_instance(struct fc_conn *c, const struct fc_invocation *inv, b
     struct fc_http_resp resp = {.headers = io->headers, .headers_cap = io->limits.headers_max};
     struct fc_http_limits limits = {(uint32_t)inv->resp_head_len, io->limits.headers_max};
     if (fc_http_parse_response(inv->resp.data, inv->resp_head_len, &limits, &resp) < 0)
-        return fc_response_error(&c->out, keep_alive, c->inv_http10, inv->head_only,
+        return platform_error(c, keep_alive, c->inv_http10, inv->head_only,
                                  inv->request_id, FC_ERR_BAD_RESPONSE, "too many headers");
     bool event = inv->kind == FC_INV_EVENT, failed = inv->result == FC_INV_FUNCTION_ERROR;
     struct fc_buf extra = c->io->scratch; /* reused: no allocation per response */
@@ -617,7 +643,7 @@ static int answer_not_started(struct fc_conn *c, const struct fc_invocation *inv
     int len = fc_error_json(body, sizeof(body), FC_ERR_FUNCTION_NOT_STARTED, inv->request_id,
                             detail);
     if (len < 0)
-        return fc_response_error(&c->out, keep_alive, c->inv_http10, inv->head_only,
+        return platform_error(c, keep_alive, c->inv_http10, inv->head_only,
                                  inv->request_id, FC_ERR_INTERNAL);
     struct fc_response r = {.status = fc_error_status(FC_ERR_FUNCTION_NOT_STARTED),
                             .request_id = inv->request_id,
@@ -631,6 +657,7 @@ static int answer_not_started(struct fc_conn *c, const struct fc_invocation *inv
 
 int fc_dispatch_complete(struct fc_conn *c, struct fc_invocation *inv, bool keep_alive) {
     bool http10 = c->inv_http10, head = inv->head_only;
+    c->trigger_request = inv->kind == FC_INV_HTTP;
     const char *rid = inv->request_id;
     char name[NAME_BYTES_MAX];
     switch (inv->result) {
@@ -640,26 +667,29 @@ int fc_dispatch_complete(struct fc_conn *c, struct fc_invocation *inv, bool keep
     case FC_INV_CRASHED:
     case FC_INV_INIT_FAILED: return answer_unhandled(c, inv, keep_alive);
     case FC_INV_NOT_STARTED: return answer_not_started(c, inv, keep_alive);
-    case FC_INV_BAD_RESPONSE:
-        return fc_response_error(&c->out, keep_alive, http10, head, rid, FC_ERR_BAD_RESPONSE,
-                                 inv->error);
+    case FC_INV_BAD_RESPONSE: /* the function's fault: through a trigger typed as such (§2.3) */
+        return typed_error(c,
+                           inv->kind == FC_INV_HTTP
+                               ? "x-fc-error-type: UnhandledInvocationError\r\n"
+                               : NULL,
+                           keep_alive, http10, head, rid, FC_ERR_BAD_RESPONSE, inv->error);
     case FC_INV_THROTTLED:
         snprintf(name, sizeof(name), "concurrency limit exceeded for function '%s': %.100s",
                  inv->fn->name, inv->error);
-        return fc_response_error(&c->out, keep_alive, http10, head, rid,
+        return platform_error(c, keep_alive, http10, head, rid,
                                  FC_ERR_RESOURCE_EXHAUSTED, name);
     case FC_INV_CANCELLED:
-        return fc_response_error(&c->out, false, http10, head, rid,
+        return platform_error(c, false, http10, head, rid,
                                  FC_ERR_CLIENT_CLOSED_REQUEST);
     case FC_INV_REPLACE: /* could not be placed again: the rings are full */
-        return fc_response_error(&c->out, keep_alive, http10, head, rid,
+        return platform_error(c, keep_alive, http10, head, rid,
                                  FC_ERR_RESOURCE_THROTTLED, "the scheduler is busy");
     case FC_INV_GONE:
-        return fc_response_error(&c->out, keep_alive, http10, head, rid,
+        return platform_error(c, keep_alive, http10, head, rid,
                                  FC_ERR_FUNCTION_NOT_FOUND, inv->fn->name, inv->fn->service);
     case FC_INV_INTERNAL: break;
     }
-    return fc_response_error(&c->out, keep_alive, http10, head, rid, FC_ERR_INTERNAL);
+    return platform_error(c, keep_alive, http10, head, rid, FC_ERR_INTERNAL);
 }
 
 void fc_dispatch_recycle(struct fc_io *io, struct fc_invocation *inv) {
@@ -679,22 +709,22 @@ int fc_dispatch_async_complete(struct fc_conn *c, struct fc_async_req *req, bool
     bool http10 = c->inv_http10;
     if (req->kind == FC_ASYNC_STOP) {
         if (req->result == -ENOENT)
-            return fc_response_error(&c->out, keep_alive, http10, false, req->id,
+            return platform_error(c, keep_alive, http10, false, req->id,
                                      FC_ERR_TASK_NOT_FOUND, req->id);
         if (req->result == -ESTALE)
-            return fc_response_error(&c->out, keep_alive, http10, false, req->id,
+            return platform_error(c, keep_alive, http10, false, req->id,
                                      FC_ERR_INVALID_ARGUMENT,
                                      "the invocation has already finished and cannot be stopped");
     } else if (req->result == -ENOSPC) {
-        return fc_response_error(&c->out, keep_alive, http10, false, req->id,
+        return platform_error(c, keep_alive, http10, false, req->id,
                                  FC_ERR_RESOURCE_THROTTLED, "the async store is full");
     }
     if (req->result == -EADDRINUSE)
-        return fc_response_error(&c->out, keep_alive, http10, false, req->id,
+        return platform_error(c, keep_alive, http10, false, req->id,
                                  FC_ERR_INVALID_ARGUMENT,
                                  "this stateful async invocation id is taken by another function");
     if (req->result < 0 && req->result != -EEXIST)
-        return fc_response_error(&c->out, keep_alive, http10, false, req->id, FC_ERR_INTERNAL);
+        return platform_error(c, keep_alive, http10, false, req->id, FC_ERR_INTERNAL);
     /* Stored durably (or already stored under this id: idempotent). */
     char extra[FC_RECORD_ID_BYTES_MAX + 64] = "";
     if (req->stateful)

@@ -91,6 +91,7 @@ struct fc_conn {
     bool inv_keep_alive;
     bool request_taken; /* fc_conn_take_request moved the current request */
     bool inv_http10;
+    bool trigger_request; /* the current request came through an HTTP trigger */
     uint32_t inv_method_off, inv_method_len; /* in inv->req, for the access line */
     uint32_t inv_target_off, inv_target_len;
     char client_ip[46];

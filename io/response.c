@@ -97,13 +97,11 @@ int fc_response_full(struct fc_buf *b, const struct fc_response *r, const void *
     return 0;
 }
 
-int fc_response_error(struct fc_buf *b, bool keep_alive, bool http10, bool head_only,
-                      const char *request_id, enum fc_error err, ...) {
+int fc_response_verror(struct fc_buf *b, bool keep_alive, bool http10, bool head_only,
+                       const char *request_id, const char *extra, enum fc_error err,
+                       va_list ap) {
     char body[ERROR_BODY_BYTES_MAX];
-    va_list ap;
-    va_start(ap, err);
     int len = fc_error_vjson(body, sizeof(body), err, request_id, ap);
-    va_end(ap);
     if (len < 0)
         return len;
     struct fc_response r = {
@@ -113,7 +111,17 @@ int fc_response_error(struct fc_buf *b, bool keep_alive, bool http10, bool head_
         .content_length = (uint64_t)len,
         .keep_alive = keep_alive,
         .http10 = http10,
+        .extra = extra,
     };
     int rc = fc_response_full(b, &r, body, head_only);
     return rc < 0 ? rc : r.status;
+}
+
+int fc_response_error(struct fc_buf *b, bool keep_alive, bool http10, bool head_only,
+                      const char *request_id, enum fc_error err, ...) {
+    va_list ap;
+    va_start(ap, err);
+    int rc = fc_response_verror(b, keep_alive, http10, head_only, request_id, NULL, err, ap);
+    va_end(ap);
+    return rc;
 }

@@ -6,6 +6,7 @@
 #ifndef FC_RESPONSE_H
 #define FC_RESPONSE_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -39,5 +40,10 @@ int fc_response_full(struct fc_buf *b, const struct fc_response *r, const void *
  * written, or -ENOMEM. */
 int fc_response_error(struct fc_buf *b, bool keep_alive, bool http10, bool head_only,
                       const char *request_id, enum fc_error err, ...);
+
+/* The same with extra header lines (NULL: none) and a va_list. */
+int fc_response_verror(struct fc_buf *b, bool keep_alive, bool http10, bool head_only,
+                       const char *request_id, const char *extra, enum fc_error err,
+                       va_list ap);
 
 #endif

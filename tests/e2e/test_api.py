@@ -104,6 +104,8 @@ def test_api_function_lifecycle_and_rollover():
         c.request("GET", "/2016-08-15/proxy/s/fn/x")
         r = c.getresponse()
         assert r.status == 403 and b"internet URL is disable" in r.read()
+        # fcd's own errors through a trigger are typed so (CONTRACT.md §2.3).
+        assert r.getheader("x-fc-error-type") == "FcCommonError"
         assert call(f, "DELETE", "/services/s/functions/fn/triggers/web")[0] == 204
         # Methods the API does not have: PathNotSupported (HEAD without a body).
         st, _, body = call(f, "PUT", "/services", {})
@@ -118,8 +120,9 @@ def test_api_function_lifecycle_and_rollover():
         c.close()
         # Delete: the function is gone for the data plane at once.
         assert call(f, "DELETE", "/services/s/functions/fn")[0] == 204
-        st, _, body = call(f, "POST", "/services/s/functions/fn/invocations", raw=b"")
+        st, h, body = call(f, "POST", "/services/s/functions/fn/invocations", raw=b"")
         assert st == 404 and json.loads(body)["ErrorCode"] == "FunctionNotFound"
+        assert "x-fc-error-type" not in h, h  # InvokeFunction: the ErrorCode says it
         # Its code waits in the trash (instances may still run from it).
         assert not os.listdir(os.path.join(f.dir, "data", "code", "s"))
         assert [n.startswith("s.fn.") for n in
