@@ -13,7 +13,7 @@ PREFIX  ?= /usr/local
 PKGS_BUILD = build-essential pkg-config liburing-dev liblmdb-dev libmsgpack-dev \
              libjansson-dev libssl-dev libzip-dev libyaml-dev
 PKGS_TEST  = clang libclang-rt-14-dev curl python3 procps gunicorn python3-flask
-PKGS_BENCH = wrk nginx-light gnuplot-nox
+PKGS_BENCH = wrk nginx-light haproxy gnuplot-nox
 PKGS       = $(PKGS_BUILD) $(PKGS_TEST) $(PKGS_BENCH)
 
 CFLAGS_BASE = -std=gnu11 -Wall -Wextra -Werror -O2 -g -pthread -D_GNU_SOURCE \
@@ -48,7 +48,8 @@ UNIT     = $(BUILD)/unit-tests
 # The C example function: its code directory holds the built `bootstrap`
 # (git-ignored), as FC's custom runtime expects.
 HELLO    = examples/hello-c/bootstrap
-BINS     = $(FCD) $(FCCTL) $(FCSHIM) $(FCRT) $(UNIT) $(HELLO)
+OPENLOOP = $(BUILD)/openloop
+BINS     = $(FCD) $(FCCTL) $(FCSHIM) $(FCRT) $(UNIT) $(HELLO) $(OPENLOOP)
 
 .PHONY: all deps run test test-crash unit e2e fuzz bench bench-http bench-sync bench-spawn bench-store bench-ring clean format
 all: $(BINS)
@@ -146,7 +147,7 @@ fuzz: deps
 # ---- benchmarks ------------------------------------------------------------------
 # Every benchmark scenario (issue 7) into bench/results/<date>-<host>/, then
 # one PNG per scenario (gnuplot).
-bench: deps all $(BUILD)/fcshim_bench $(BUILD)/bench_jobs
+bench: deps all $(BUILD)/fcshim_bench $(BUILD)/bench_jobs $(BUILD)/openloop
 	FCD=$(FCD) QUICK=$(QUICK) bench/run.sh
 
 bench-http: deps all
@@ -178,6 +179,15 @@ $(BUILD)/bench_jobs: $(BUILD)/store/bench_jobs.o $(BUILD)/store/jobs.o $(BUILD)/
 bench-store: all $(BUILD)/bench_jobs
 	taskset -c 0 $(BUILD)/bench_jobs
 	taskset -c 0 $(BUILD)/bench_jobs --sizes
+
+# Open-loop load generator (constant rate, latency from the intended send
+# time), validated against wrk on fcd's hello function.
+.PHONY: bench-openloop
+$(BUILD)/openloop: bench/openloop.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -luring
+bench-openloop: deps all $(BUILD)/openloop
+	FCD=$(FCD) QUICK=$(QUICK) bench/openloop.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

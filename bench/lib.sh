@@ -459,9 +459,10 @@ measure_wrk() {
         "$RUN_ID" "$HOST" "$scenario" "$sys" "$conns" "${PAYLOAD:-0}" "$rep" "$secs" \
         "$req" "$rps" "$p50" "$p90" "$p99" "$p999" "$err" "$cpu" "$util" "$other" "$rss" "$hwm" "$extra" \
         >>"$RESULTS_DIR/$JSONL_NAME"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+    # Column 16: request body bytes (PAYLOAD), for tables by payload.
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
         "$scenario" "$sys" "$conns" "$rep" "$rps" "$p50" "$p90" "$p99" "$p999" \
-        "$err" "$cpu" "$rss" "$hwm" "$util" "$other" >>"$BENCH_TMP/rows.tsv"
+        "$err" "$cpu" "$rss" "$hwm" "$util" "$other" "${PAYLOAD:-0}" >>"$BENCH_TMP/rows.tsv"
     log "$(printf '%s %-7s c=%-4s rep %d: %9.0f req/s  p50 %s µs  p99 %s µs  p99.9 %s µs  %s µs CPU/req (core %s%%, other work %s%%)  RSS %s KiB  errors %s' \
         "$scenario" "$sys" "$conns" "$rep" "$rps" "$p50" "$p99" "$p999" "$cpu" "$util" "$other" "$rss" "$err")"
 }

@@ -11,6 +11,8 @@
 #             left: req/s vs connections (functions: vs function count), one
 #             line per system (median of repetitions, bars min..max); right:
 #             p50 / p99 / p99.9 latency (ms, log scale) per system.
+#             sync-http-payload (one connection count, several request
+#             body sizes): the same against the body size.
 #             functions adds fcd and instance memory vs function count.
 #   async-store-floor  store commit floor jobs/s vs jobs per transaction, with
 #             fcd's durable acks/s vs clients on the same axes.
@@ -78,6 +80,12 @@ def write(name, text):
 
 def wrk_plot(scen, rs):
     xkey = "functions" if any("functions" in r for r in rs) else "connections"
+    # Request body sizes at one connection count (sync-http-payload): x = payload,
+    # one evenly spaced tic per size.
+    if (xkey == "connections" and len({r["connections"] for r in rs}) == 1
+            and len({r.get("payload", 0) for r in rs}) > 1):
+        xkey = "payload"
+        rs = [dict(r, payload=r.get("payload", 0)) for r in rs]
     if xkey == "functions":  # one fcd per function count: one series across them
         rs = [dict(r, system="fcd") for r in rs]
     systems = []
@@ -97,7 +105,7 @@ def wrk_plot(scen, rs):
             def med(k):
                 v = [r[k] for r in g if r.get(k) is not None]
                 return statistics.median(v) / 1000.0 if v else float("nan")
-            lines.append("%s %s %s %s %s %s %s" % (x, statistics.median(rps), min(rps), max(rps),
+            lines.append("%s %s %s %s %s %s %s" % (xs_all.index(x) if xkey == "payload" else x, statistics.median(rps), min(rps), max(rps),
                                                    med("p50_us"), med("p99_us"), med("p99_9_us")))
             if xkey == "functions":
                 mem.append((sys_, x, statistics.median([r.get("fcd_rss_kb", 0) for r in g]) / 1024,
@@ -113,7 +121,17 @@ def wrk_plot(scen, rs):
     gp = HEAD.replace("1400,560", "%d,560" % (700 * n))
     gp += 'set output %s\nset multiplot layout 1,%d title %s\n' % (
         q(os.path.join(d, scen + ".png")), n, q("%s — run %s" % (scen, latest[scen])))
-    gp += "set logscale x 2\nset xrange [%g:%g]\nset xlabel %s\n" % (lo, hi, q(xl))
+    if xkey == "payload":
+        def size(b):
+            for unit, n in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+                if b >= n and b % n == 0:
+                    return "%d %s" % (b // n, unit)
+            return "%d B" % b
+        gp += "set xrange [-0.5:%g]\nset xlabel %s\nset xtics (%s)\n" % (
+            len(xs_all) - 0.5, q("request body (%s connections)" % rs[0]["connections"]),
+            ", ".join("%s %d" % (q(size(b)), i) for i, b in enumerate(xs_all)))
+    else:
+        gp += "set logscale x 2\nset xrange [%g:%g]\nset xlabel %s\n" % (lo, hi, q(xl))
     gp += 'set ylabel "req/s (median, min..max)"\nset yrange [0:*]\nplot ' + ", ".join(plots_t) + "\n"
     gp += 'set ylabel "latency, ms (median of runs)"\nset logscale y\nset yrange [*:*]\nplot ' + ", ".join(plots_l) + "\n"
     if mem:

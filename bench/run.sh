@@ -6,7 +6,8 @@
 # Runs, in this order and into one results directory
 # (bench/results/<date>-<host>/, git-ignored):
 #   bench/http.sh    static 200: fcd vs nginx
-#   bench/sync.sh    scenarios 1 and 5: sync invoke vs nginx proxy vs backend; cold starts
+#   bench/sync.sh    scenarios 1 and 5: sync invoke vs nginx, HAProxy, the C and Node backends; cold starts
+#   bench/openloop.sh the open-loop generator (bench/openloop.c) checked against wrk
 #   bench/async.sh   scenarios 2 and 3: durable acks vs the store floor; delay lateness
 #   bench/misc.sh    scenarios 4, 6, 7 and 8: timeout precision, idle connections,
 #                    idle fcd, many functions
@@ -14,7 +15,7 @@
 # It waits (bounded: 120 s, QUICK 10 s) once for the machine to be quiet, then
 # lets each script take only its short reading (QUIET_WAIT=0). A failing
 # script is reported and the others still run; the exit status is then 1.
-# Budget: QUICK=1 about 3 minutes, full about 15–20 minutes.
+# Budget: QUICK=1 about 4 minutes, full about 20 minutes.
 # Environment: as the scripts (FCD, QUICK, SMOKE, RESULTS_DIR, SERVER_CPU,
 # LOADGEN_CPU, ...); BENCH_SCRIPTS to run a subset (e.g. "async misc").
 set -euo pipefail
@@ -24,7 +25,7 @@ set -euo pipefail
 
 bench_init
 export RESULTS_DIR FCD="${FCD:-$ROOT/build/cc/fcd}" QUICK="${QUICK:-0}" SMOKE="${SMOKE:-0}"
-read -r -a SCRIPTS <<<"${BENCH_SCRIPTS:-http sync async misc}"
+read -r -a SCRIPTS <<<"${BENCH_SCRIPTS:-http sync openloop async misc}"
 
 t0=$(date +%s)
 busy=$(wait_quiet "$([ "$QUICK" = 1 ] && echo 10 || echo 120)")

@@ -4,25 +4,34 @@
 #
 #   make bench-sync [QUICK=1]      # = FCD=build/cc/fcd QUICK=$(QUICK) bench/sync.sh
 #
-# Three systems answer the same request with the same body, measured in the same
-# run, alternating (fcd nginx-proxy direct fcd ...):
+# Five systems answer the same request with the same body, measured in the same
+# run, alternating (fcd nginx-proxy haproxy direct direct-node fcd ...):
 #   fcd          fcd --io-threads 1 --workers 1, access log off, function hello =
 #                examples/hello-c (concurrency FCD_CONCURRENCY); load on the HTTP
 #                trigger /2016-08-15/proxy/default/hello/bench. fcd and the
 #                instance it spawns (inheriting the pinning) both count.
 #   nginx-proxy  nginx, 1 process, access log off, upstream keepalive 256,
 #                HTTP/1.1 to the upstream, in front of the C backend below.
+#   haproxy      HAProxy (Debian), nbthread 1, option http-keep-alive, http-reuse
+#                always, in front of the same C backend. Left out, with a
+#                warning, when haproxy is not installed (make deps).
 #   direct       the C backend (examples/hello-c/bootstrap, FC_SERVER_PORT=port)
-#                alone; nginx-proxy and direct share this one process.
-# wrk sends the backend what fcd would (x-fc-control-path: /http-invoke and the
+#                alone; nginx-proxy, haproxy and direct share this one process.
+#   direct-node  FC's Node custom runtime example (examples/node/bootstrap,
+#                FC_SERVER_PORT=port) alone, kept on 127.0.0.1 by a preloaded
+#                module (the example listens on 0.0.0.0); a reference for a
+#                Node backend. Left out when node is not installed.
+# wrk sends the backends what fcd would (x-fc-control-path: /http-invoke and the
 # x-fc-base-path / x-forwarded-for / x-fc-client-ip headers the echo prints),
-# so all three return the same 211-byte JSON body; the script checks status
+# so all systems return the same 211-byte JSON body; the script checks status
 # and body before measuring and stops if they differ.
 #
 # Scenarios:
 #   sync-http    GET through the HTTP trigger, 1/16/64/256 connections
 #   sync-invoke  InvokeFunction (POST .../functions/hello/invocations, 5-byte
 #                event) vs POST /invoke on the backend (nginx-proxy, direct), 64
+#   sync-http-payload  POST through the HTTP trigger with a 0 B, 1 KiB, 64 KiB
+#                and 1 MiB body (JSON field "payload": bytes), 64 connections
 #   cold-start   a separate fcd with the C, Node and Python examples and
 #                instance_idle_s 1: wait until no instance is left, then one
 #                request (curl, core 1): request sent → first byte; against the
@@ -32,10 +41,12 @@
 #                perf stat syscall counts, /proc context switches per thread,
 #                perf record -e cpu-clock -g of the server and its backend
 #
-#   SMOKE=1    64 connections, 1 run × 1 s, no warm-up; 1 cold sample, C only; no
-#              profile, no quiet wait (the test suite's tiny mode)
-#   QUICK=1    64 connections only, 2 repetitions × 3 s; 3 cold samples; no profile
-#   default    3 × 10 s at 64, 2 × 5 s at 1, 16 and 256; 10 cold samples
+#   SMOKE=1    64 connections, 1 run × 1 s, no warm-up; no payload runs; 1 cold
+#              sample, C only; no profile, no quiet wait (the test suite's tiny mode)
+#   QUICK=1    64 connections only, 2 repetitions × 3 s; payloads 0 B and 64 KiB;
+#              3 cold samples; no profile
+#   default    3 × 6 s at 64, 2 × 3 s at 1, 16 and 256; payloads 1 × 5 s each;
+#              10 cold samples
 #
 # Servers (and instances) on core SERVER_CPU (0), wrk -t1 and curl on LOADGEN_CPU
 # (1). CPU µs/request = utime+stime of the system's processes (fcd: with its
@@ -45,7 +56,8 @@
 # the summary printed and appended to .../summary.md with P1, P2 and P7 marked
 # met / not met.
 # Environment: FCD (default build/cc/fcd), FCSHIM_BENCH (default fcshim_bench
-# next to FCD), FCD_REV, QUICK, SMOKE, PROFILE, COLD_SAMPLES, FCD_CONCURRENCY (200:
+# next to FCD), FCD_REV, QUICK, SMOKE, PROFILE, COLD_SAMPLES, PAYLOAD_SIZES (e.g.
+# "0 1048576": the sync-http-payload body sizes), FCD_CONCURRENCY (200:
 # fcd's maximum), RESULTS_DIR, SERVER_CPU, LOADGEN_CPU, QUIET_WAIT (max seconds
 # to wait for other work to stop before starting: 120, or 30 with QUICK=1),
 # FCD_WRAP (a command prefix for fcd, e.g. "chrt --batch 0": an experiment;
@@ -58,7 +70,7 @@ set -euo pipefail
 JSONL_NAME=sync.jsonl
 PAYLOAD=0                      # request body bytes (sync-http)
 TARGET_CONNS=64
-SYSTEMS=(fcd nginx-proxy direct) # measured in this order within each repetition
+SYSTEMS=(fcd nginx-proxy haproxy direct direct-node) # this order within each repetition
 TRIGGER_PREFIX=/2016-08-15/proxy/default/hello
 TRIGGER_PATH=$TRIGGER_PREFIX/bench
 INVOKE_PATH=/2016-08-15/services/default/functions/hello/invocations
@@ -72,6 +84,17 @@ FCSHIM_BENCH=${FCSHIM_BENCH:-$(dirname "$FCD")/fcshim_bench}
 HELLO=$ROOT/examples/hello-c/bootstrap
 [ -x "$HELLO" ] || die "$HELLO is not built (run: make)"
 command -v nginx >/dev/null 2>&1 || die "nginx not found (run: make deps)"
+# haproxy and node are references: without them, their systems are left out.
+for tool in haproxy node; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+        log "warning: $tool not found (run: make deps): no ${tool/node/direct-node} reference"
+        for i in "${!SYSTEMS[@]}"; do
+            [ "${SYSTEMS[$i]}" = "${tool/node/direct-node}" ] && unset "SYSTEMS[$i]"
+        done
+    fi
+done
+SYSTEMS=("${SYSTEMS[@]}")
+has_sys() { [[ " ${SYSTEMS[*]} " == *" $1 "* ]]; }
 FCD_CONCURRENCY=${FCD_CONCURRENCY:-200}
 read -r -a FCD_WRAP_ARGS <<<"${FCD_WRAP:-}"
 
@@ -82,20 +105,26 @@ if [ "${SMOKE:-0}" = 1 ]; then
     API_REPS=1 API_SECS=1
     COLD_SAMPLES=${COLD_SAMPLES:-1}
     COLD_RT=(c)
+    PAYLOADS=() PAYLOAD_REPS=1 PAYLOAD_SECS=1
     PROFILE=0
 elif [ "${QUICK:-0}" = 1 ]; then
     MAIN_REPS=2 MAIN_SECS=3 WARM_SECS=1
     SWEEP=()                   # connection counts measured besides TARGET_CONNS
     API_REPS=2 API_SECS=3
+    PAYLOADS=(0 65536) PAYLOAD_REPS=2 PAYLOAD_SECS=3 # request body bytes (sync-http-payload)
     COLD_SAMPLES=${COLD_SAMPLES:-3}
     PROFILE=${PROFILE:-0}
 else
-    MAIN_REPS=3 MAIN_SECS=10 WARM_SECS=2
-    SWEEP=(1 16 256) SWEEP_REPS=2 SWEEP_SECS=5 # 256 last: it needs a second instance
-    API_REPS=3 API_SECS=5
+    # Five systems: sized so that `make bench` stays within its 20 minutes.
+    MAIN_REPS=3 MAIN_SECS=6 WARM_SECS=1
+    SWEEP=(1 16 256) SWEEP_REPS=2 SWEEP_SECS=3 # 256 last: it needs a second instance
+    API_REPS=2 API_SECS=5
+    PAYLOADS=(0 1024 65536 1048576) PAYLOAD_REPS=1 PAYLOAD_SECS=5
     COLD_SAMPLES=${COLD_SAMPLES:-10}
     PROFILE=${PROFILE:-1}
 fi
+# PAYLOAD_SIZES (request body bytes, space-separated) overrides the mode's list.
+[ -n "${PAYLOAD_SIZES:-}" ] && read -r -a PAYLOADS <<<"$PAYLOAD_SIZES"
 PROFILE_SECS=5
 if [ "$PROFILE" = 1 ]; then
     command -v perf >/dev/null 2>&1 || { log "perf not found: no profile"; PROFILE=0; }
@@ -132,6 +161,10 @@ prepare_nginx_proxy() {
     }
     server {
         listen 127.0.0.1:$1;
+        # Request bodies (sync-http-payload, up to 1 MiB) buffered in memory,
+        # not in temp files.
+        client_max_body_size 8m;
+        client_body_buffer_size 2m;
         location / {
             proxy_pass http://backend;
             proxy_http_version 1.1;
@@ -139,6 +172,41 @@ prepare_nginx_proxy() {
         }
     }"
 }
+
+# prepare_haproxy PORT: HAProxy, one thread, foreground (-db), no logs,
+# keep-alive to the backend with connections shared between clients.
+prepare_haproxy() {
+    mkdir -p "$BENCH_TMP/haproxy"
+    cat >"$BENCH_TMP/haproxy/haproxy.cfg" <<EOF
+global
+    nbthread 1
+    maxconn 8000
+defaults
+    mode http
+    option http-keep-alive
+    http-reuse always
+    timeout connect 5s
+    timeout client 75s
+    timeout server 75s
+    timeout http-keep-alive 75s
+frontend fe
+    bind 127.0.0.1:$1
+    default_backend be
+backend be
+    server backend 127.0.0.1:$BACKEND_PORT
+EOF
+}
+
+# The Node example listens on 0.0.0.0: preloaded, this keeps it on loopback.
+cat >"$BENCH_TMP/loopback.js" <<'EOF'
+'use strict';
+const net = require('net');
+const listen = net.Server.prototype.listen;
+net.Server.prototype.listen = function (...a) {
+  if (a[1] === '0.0.0.0') a[1] = '127.0.0.1';
+  return listen.apply(this, a);
+};
+EOF
 
 # fcd_start NAME IDLE_S FUNCTION_SPEC...: fcd on one io thread and one worker,
 # access log off, instances reclaimed after IDLE_S idle seconds.
@@ -159,6 +227,14 @@ BACKEND_PORT=$START_PORT
 start_server nginx-proxy / nginx -p "$BENCH_TMP/nginx-proxy" -c "$BENCH_TMP/nginx-proxy/nginx.conf" \
     -e "$BENCH_TMP/nginx-proxy/logs/error.log"
 SYS_PIDS[nginx-proxy]="${SYS_PIDS[nginx-proxy]} ${SYS_PIDS[direct]}"
+if has_sys haproxy; then
+    start_server haproxy / haproxy -db -f "$BENCH_TMP/haproxy/haproxy.cfg"
+    SYS_PIDS[haproxy]="${SYS_PIDS[haproxy]} ${SYS_PIDS[direct]}"
+fi
+if has_sys direct-node; then
+    start_server direct-node / env FC_SERVER_PORT=@PORT@ NODE_OPTIONS="--require $BENCH_TMP/loopback.js" \
+        "$ROOT/examples/node/bootstrap"
+fi
 fcd_start fcd 3600 "hello=$ROOT/examples/hello-c,concurrency=$FCD_CONCURRENCY"
 SYS_TREE[fcd]=1
 declare -A BASE=()
@@ -185,11 +261,30 @@ EOF
 HTTP_BACKEND_CURL=()
 backend_headers
 
-# use_scenario sync-http|sync-invoke: point SYS_URL and SYS_LUA at its requests.
+# payload_files N: the N-byte request body of sync-http-payload (N x's) as a
+# file for curl and as wrk scripts for fcd (payload-N-fcd.lua) and for the
+# backends (payload-N-backend.lua, with the headers fcd adds).
+payload_files() {
+    local f=$BENCH_TMP/payload-$1
+    [ -f "$f.bin" ] && return 0
+    head -c "$1" /dev/zero | tr '\0' x >"$f.bin"
+    cat >"$f-fcd.lua" <<EOF
+wrk.method = "POST"
+wrk.body = string.rep("x", $1)
+wrk.headers["Content-Type"] = "application/octet-stream"
+EOF
+    cat "$f-fcd.lua" "$BENCH_TMP/http-backend.lua" >"$f-backend.lua"
+}
+
+# use_scenario sync-http|sync-invoke|sync-http-payload: point SYS_URL and
+# SYS_LUA at its requests (sync-http-payload: a body of PAYLOAD bytes).
 use_scenario() {
     local sys
+    [ "$1" = sync-http-payload ] && payload_files "$PAYLOAD"
     for sys in "${SYSTEMS[@]}"; do
         case $1:$sys in
+        sync-http-payload:fcd) SYS_URL[$sys]=${BASE[$sys]}$TRIGGER_PATH SYS_LUA[$sys]=$BENCH_TMP/payload-$PAYLOAD-fcd.lua ;;
+        sync-http-payload:*) SYS_URL[$sys]=${BASE[$sys]}$TRIGGER_PATH SYS_LUA[$sys]=$BENCH_TMP/payload-$PAYLOAD-backend.lua ;;
         sync-http:fcd) SYS_URL[$sys]=${BASE[$sys]}$TRIGGER_PATH SYS_LUA[$sys]="" ;;
         sync-http:*) SYS_URL[$sys]=${BASE[$sys]}$TRIGGER_PATH SYS_LUA[$sys]=$BENCH_TMP/http-backend.lua ;;
         sync-invoke:fcd) SYS_URL[$sys]=${BASE[$sys]}$INVOKE_PATH SYS_LUA[$sys]=$BENCH_TMP/invoke-fcd.lua ;;
@@ -210,6 +305,11 @@ check_same() {
         sync-http:*) args=("${HTTP_BACKEND_CURL[@]}") ;;
         sync-invoke:fcd) args=("${INVOKE_FCD_CURL[@]}") ;;
         sync-invoke:*) args=("${INVOKE_BACKEND_CURL[@]}") ;;
+        sync-http-payload:*)
+            args=(-X POST --data-binary "@$BENCH_TMP/payload-$PAYLOAD.bin" -H "Expect:"
+                -H "Content-Type: application/octet-stream")
+            [ "$sys" = fcd ] || args+=("${HTTP_BACKEND_CURL[@]}")
+            ;;
         esac
         code=$(curl -sS --max-time 10 -o "$BENCH_TMP/body-$sys" -w '%{http_code}' \
             "${args[@]}" "${SYS_URL[$sys]}") || die "$scenario: $sys did not answer"
@@ -221,7 +321,7 @@ check_same() {
             die "$scenario: bodies differ: $firstsys (${#first} B) $first; $sys (${#out} B) $out"
         fi
     done
-    log "$scenario: all systems answer 200 with the same ${#first}-byte body"
+    log "$scenario$([ "$scenario" = sync-http-payload ] && echo " (request body $PAYLOAD B)"): all systems answer 200 with the same ${#first}-byte body"
     BODY_BYTES[$scenario]=${#first}
 }
 declare -A BODY_BYTES=()
@@ -245,6 +345,10 @@ run_set() {
 run_set sync-http "$TARGET_CONNS" "$MAIN_REPS" "$MAIN_SECS"
 PAYLOAD=${#EVENT}
 run_set sync-invoke "$TARGET_CONNS" "$API_REPS" "$API_SECS"
+for PAYLOAD in "${PAYLOADS[@]}"; do
+    check_same sync-http-payload
+    run_set sync-http-payload "$TARGET_CONNS" "$PAYLOAD_REPS" "$PAYLOAD_SECS"
+done
 PAYLOAD=0
 
 # ---- profile (64 connections, sync-http) ----------------------------------------------
@@ -424,26 +528,80 @@ cold_table() {
         }' "$COLD_TSV"
     done
 }
+# payload_table: sync-http-payload by request body size and system (rows.tsv
+# column 16 = payload bytes): median (min..max) req/s, request MiB/s, p50, p99,
+# CPU/request, and fcd's req/s over each other system's (ratio of medians).
+payload_table() {
+    awk -F'\t' -v scen=sync-http-payload -v subj=fcd -v order="${SYSTEMS[*]}" '
+    function sortn(a, n,   i, j, t) {
+        for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > t + 0; j--) a[j + 1] = a[j]; a[j + 1] = t }
+    }
+    function med(k, col,   n, i, a) {
+        n = 0
+        for (i = 1; i <= cnt[k]; i++) if (v[k, i, col] != "null" && v[k, i, col] != "") a[++n] = v[k, i, col]
+        if (n == 0) return ""
+        sortn(a, n); lo = a[1]; hi = a[n]; nv = n
+        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    function lab(p) {
+        if (p >= 1048576 && p % 1048576 == 0) return (p / 1048576) " MiB"
+        if (p >= 1024 && p % 1024 == 0) return (p / 1024) " KiB"
+        return p " B"
+    }
+    $1 == scen && NF >= 16 {
+        k = $16 SUBSEP $2; n = ++cnt[k]
+        for (c = 5; c <= 15; c++) v[k, n, c] = $c
+        if (!($16 in seenp)) { seenp[$16] = 1; pl[++np] = $16 }
+    }
+    END {
+        if (np == 0) exit
+        sortn(pl, np); ns = split(order, sy, " ")
+        print "| request body | system | req/s | request MiB/s | p50 µs | p99 µs | CPU µs/req | server core % | errors | fcd ÷ system, req/s |"
+        print "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+        for (pi = 1; pi <= np; pi++) {
+            p = pl[pi]; ks = p SUBSEP subj
+            for (si = 1; si <= ns; si++) {
+                s = sy[si]; k = p SUBSEP s
+                if (!(k in cnt)) continue
+                r = med(k, 5)
+                rr = (nv > 1) ? sprintf("%.0f (%.0f..%.0f)", r, lo, hi) : sprintf("%.0f", r)
+                e = 0; for (i = 1; i <= cnt[k]; i++) e += v[k, i, 10]
+                ratio = (s != subj && (ks in cnt) && r > 0) ? sprintf("**%.2f×**", med(ks, 5) / r) : ""
+                printf "| %s | %s | %s | %.1f | %.0f | %.0f | %.2f | %.0f | %d | %s |\n",
+                    lab(p), s, rr, r * p / 1048576, med(k, 6), med(k, 8), med(k, 11), med(k, 14), e, ratio
+            }
+        }
+        print ""
+    }' "$BENCH_TMP/rows.tsv"
+}
+HAPROXY_V=$(has_sys haproxy && haproxy -v 2>/dev/null | awk 'NR == 1 { print "HAProxy " $3 }')
+NODE_V=$(has_sys direct-node && node --version 2>/dev/null)
 {
     echo
-    echo "## sync invoke: fcd vs nginx reverse proxy vs the C backend directly — $RUN_ID"
+    echo "## sync invoke: fcd vs nginx and HAProxy reverse proxies vs the C and Node backends directly — $RUN_ID"
     echo
     echo "Host $HOST ($(nproc) CPUs, $(uname -r)); fcd $rev${FCD_WRAP:+ under \`$FCD_WRAP\`} (--io-threads 1 --workers 1, access log off," \
         "hello = examples/hello-c, concurrency $FCD_CONCURRENCY; $FCD_INSTANCES instance(s) at the end: more than $FCD_CONCURRENCY connections start a second one, so 256 runs last);" \
         "$(nginx -v 2>&1 | sed 's/^nginx version: //') (1 process, upstream keepalive 256) → the C backend;" \
-        "direct = the same backend process."
+        "${HAPROXY_V:+$HAPROXY_V (nbthread 1, http-keep-alive, http-reuse always) → the same C backend; }direct = the same backend process;" \
+        "${NODE_V:+direct-node = examples/node (FC Node custom runtime example) on Node $NODE_V alone.}"
     echo "Servers and instances on core $SERVER_CPU, wrk -t1 on core $LOADGEN_CPU; alternating runs;" \
         "$MAIN_REPS × ${MAIN_SECS} s at $TARGET_CONNS connections${SWEEP[*]:+, $SWEEP_REPS × ${SWEEP_SECS} s at ${SWEEP[*]}}," \
         "${WARM_SECS} s warm-up before each. Median (min..max). CPU and RSS: fcd + its instance;" \
-        "nginx + backend; backend alone."
+        "nginx or HAProxy + backend; backend alone.${PAYLOADS[*]:+ Request bodies: $PAYLOAD_REPS × ${PAYLOAD_SECS} s per size at $TARGET_CONNS connections.}"
     echo "Background load before the run: ${BUSY}% of all CPUs busy$([ "$BUSY" -gt 10 ] && echo ' — **numbers skewed by other work**')."
     echo
     echo "### sync-http: GET $TRIGGER_PATH (fcd HTTP trigger; backend: x-fc-control-path /http-invoke), ${BODY_BYTES[sync-http]}-byte body"
     echo
-    summarize_wrk sync-http fcd nginx-proxy,direct "$TARGET_CONNS" 1.3,0.6 1,0 P1,P2
+    summarize_wrk sync-http fcd nginx-proxy,haproxy,direct,direct-node "$TARGET_CONNS" 1.3,-,0.6,- 1,0,0,0 P1,,P2,
     echo "### sync-invoke: InvokeFunction POST (5-byte event) vs POST /invoke on the backend, ${BODY_BYTES[sync-invoke]}-byte answer"
     echo
-    summarize_wrk sync-invoke fcd nginx-proxy,direct "$TARGET_CONNS" 1.3,0.6 1,0 P1-invoke,P2-invoke
+    summarize_wrk sync-invoke fcd nginx-proxy,haproxy,direct,direct-node "$TARGET_CONNS" 1.3,-,0.6,- 1,0,0,0 P1-invoke,,P2-invoke,
+    if [ "${#PAYLOADS[@]}" -gt 0 ]; then
+        echo "### sync-http-payload: POST $TRIGGER_PATH with a request body (application/octet-stream), $TARGET_CONNS connections"
+        echo
+        payload_table
+    fi
     echo "### cold start (fcd instance_idle_s 1, no instance before each request; curl on core $LOADGEN_CPU)"
     echo
     cold_table

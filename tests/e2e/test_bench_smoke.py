@@ -17,7 +17,8 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 FCD = os.path.abspath(os.environ.get("FCD", "build/cc/fcd"))
 # (name, script, extra environment): misc.sh's scenarios in two halves, so no
 # one script sets the pace.
-SCRIPTS = (("http", "http", {}), ("sync", "sync", {}), ("async", "async", {}),
+SCRIPTS = (("http", "http", {}), ("sync", "sync", {}), ("openloop", "openloop", {}),
+           ("async", "async", {}),
            ("misc-a", "misc", {"MISC_SCENARIOS": "idle timeout"}),
            ("misc-b", "misc", {"MISC_SCENARIOS": "idle-conns functions"}))
 SCRIPT_TIMEOUT_S = 100  # each script; the runner's per-test bound is 120 s
@@ -95,6 +96,12 @@ def test_bench_scripts_smoke():
     check_wrk(sync, "sync-invoke", ("fcd", "nginx-proxy", "direct"))
     cold = [r for r in sync if r["scenario"] == "cold-start"]
     assert cold and all(number(r["first_byte_ms"]) and r["first_byte_ms"] > 0 for r in cold), cold
+
+    ol = rows("openloop", "openloop.jsonl")
+    check_wrk(ol, "openloop-wrk", ("fcd",))
+    runs = [r for r in ol if r["scenario"] == "openloop"]
+    assert len(runs) == 2 and all(number(r["rate_achieved"]) and r["rate_achieved"] > 0 and
+                                  number(r["p50_us"]) for r in runs), runs
 
     asyn = rows("async", "async.jsonl")
     check_wrk(asyn, "async-ack", ("fcd", "fcd-nometasync"))
