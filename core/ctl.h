@@ -13,7 +13,8 @@
  *
  * Bootstrap: at start the functions of the config file and --function flags
  * are written into the catalog through the same path as CreateFunction
- * (replacing an earlier bootstrap version of the same name); functions made
+ * (replacing an earlier bootstrap version of the same name), and bootstrap
+ * functions the configuration no longer names are removed; functions made
  * through the API are kept across restarts.
  *
  * Why a thread of its own: a call may unpack a 100 MB zip and fsync; the io
