@@ -200,3 +200,20 @@ def test_api_refuses_an_unsigned_upload_before_its_body():
         assert head.startswith(b"HTTP/1.1 403 "), head
         assert b"AccessDenied" in head and b"Connection: close" in head, head
         s.close()
+
+
+def test_api_fcctl_deploys_the_example_template():
+    """examples/template.yml (README's fcctl example) deploys and runs."""
+    import subprocess
+    from fcd import FCD
+    fcctl = os.path.join(os.path.dirname(os.path.abspath(FCD)), "fcctl")
+    examples = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
+    with started(Fcd(args=["--api-anonymous"])) as f:
+        endpoint = "http://127.0.0.1:%d" % f.port
+        out = subprocess.run([fcctl, "--endpoint", endpoint, "deploy", examples],
+                             capture_output=True, timeout=60 * SLOW, text=True)
+        assert out.returncode == 0, out.stderr
+        assert "created function examples/node" in out.stdout, out.stdout
+        for fn in ("node", "python"):
+            st, body = invoke(f, "examples", fn)
+            assert st == 200 and body == "hello, x", (fn, st, body)
