@@ -184,14 +184,12 @@ static uint32_t method_bit(const struct fc_http_req *req) {
     return 0;
 }
 
-/* An authType function trigger: the request must carry a valid FC
- * signature (CONTRACT.md §4, core/auth.h). Returns true, or false with the
- * FC error written (*status set); the message says what was wrong, never
- * what the signature should have been. */
-static bool signature_ok(struct fc_conn *c, const struct fc_http_req *req, bool keep_alive,
-                         const char *rid, int *status) {
+/* Check req's FC signature (CONTRACT.md §4, core/auth.h). Returns true, or
+ * false with the FC error and its argument: the message says what was
+ * wrong, never what the signature should have been. */
+static bool signature_valid(struct fc_conn *c, const struct fc_http_req *req, enum fc_error *err,
+                            char arg[FC_AUTH_MESSAGE_BYTES_MAX]) {
     const struct fc_config *cfg = c->io->cfg;
-    bool http10 = req->minor_version == 0, head = req->method_id == FC_HTTP_HEAD;
     struct fc_auth_request ar = {req->method, req->method_len, req->target_len, req->target,
                                  req->headers, req->headers_count};
     struct fc_auth_result r;
@@ -199,53 +197,57 @@ static bool signature_ok(struct fc_conn *c, const struct fc_http_req *req, bool 
         FC_AUTH_OK)
         return true;
     FC_LOG_DEBUG("signature refused: %s (%s)", fc_auth_status_name(r.status), r.message);
-    *status = platform_error(c, keep_alive, http10, head, rid,
-                                fc_auth_status_error(r.status), r.fc_arg);
+    *err = fc_auth_status_error(r.status);
+    snprintf(arg, FC_AUTH_MESSAGE_BYTES_MAX, "%s", r.fc_arg ? r.fc_arg : "");
     return false;
 }
 
 /* May this API call go on? With access keys configured it must be signed
- * (CONTRACT.md §4) unless anonymous API access was enabled. Without keys the
- * data plane (InvokeFunction, task status) is open, and the catalog
- * (`management`) needs api_anonymous: a server nobody configured must not
- * take code from anyone who can reach it. Returns true, or false with the
- * error written. */
-static bool api_allowed(struct fc_conn *c, const struct fc_http_req *req, bool management,
-                        bool keep_alive, const char *rid, int *status) {
+ * unless anonymous API access was enabled. Without keys the data plane
+ * (InvokeFunction, task status) is open, and the catalog (`management`)
+ * needs api_anonymous: a server nobody configured must not take code from
+ * anyone who can reach it. Returns true, or false with the error. */
+static bool api_access(struct fc_conn *c, const struct fc_http_req *req, bool management,
+                       enum fc_error *err, char arg[FC_AUTH_MESSAGE_BYTES_MAX]) {
     const struct fc_config *cfg = c->io->cfg;
     bool signed_request = fc_http_header_find(req, "authorization", 13) != NULL;
     if (cfg->keys_count > 0 && (signed_request || !cfg->api_anonymous))
-        return signature_ok(c, req, keep_alive, rid, status);
+        return signature_valid(c, req, err, arg);
     if (cfg->keys_count > 0 || cfg->api_anonymous || !management)
         return true;
+    *err = FC_ERR_ACCESS_DENIED;
+    snprintf(arg, FC_AUTH_MESSAGE_BYTES_MAX,
+             "the management API needs an access key (--access-key) or api_anonymous");
+    return false;
+}
+
+/* api_access, answering a refusal (*status set). */
+static bool api_allowed(struct fc_conn *c, const struct fc_http_req *req, bool management,
+                        bool keep_alive, const char *rid, int *status) {
+    enum fc_error err;
+    char arg[FC_AUTH_MESSAGE_BYTES_MAX];
+    if (api_access(c, req, management, &err, arg))
+        return true;
     *status = platform_error(c, keep_alive, req->minor_version == 0,
-                                req->method_id == FC_HTTP_HEAD, rid, FC_ERR_ACCESS_DENIED,
-                                "the management API needs an access key (--access-key) or "
-                                "api_anonymous");
+                             req->method_id == FC_HTTP_HEAD, rid, err, arg);
+    return false;
+}
+
+/* An authType function trigger: signature_valid, answering a refusal. */
+static bool signature_ok(struct fc_conn *c, const struct fc_http_req *req, bool keep_alive,
+                         const char *rid, int *status) {
+    enum fc_error err;
+    char arg[FC_AUTH_MESSAGE_BYTES_MAX];
+    if (signature_valid(c, req, &err, arg))
+        return true;
+    *status = platform_error(c, keep_alive, req->minor_version == 0,
+                             req->method_id == FC_HTTP_HEAD, rid, err, arg);
     return false;
 }
 
 bool fc_dispatch_upload_allowed(struct fc_conn *c, const struct fc_http_req *req,
                                 enum fc_error *err, char arg[FC_AUTH_MESSAGE_BYTES_MAX]) {
-    const struct fc_config *cfg = c->io->cfg;
-    bool signed_request = fc_http_header_find(req, "authorization", 13) != NULL;
-    if (cfg->keys_count == 0 && !cfg->api_anonymous) {
-        *err = FC_ERR_ACCESS_DENIED;
-        snprintf(arg, FC_AUTH_MESSAGE_BYTES_MAX,
-                 "the management API needs an access key (--access-key) or api_anonymous");
-        return false;
-    }
-    if (cfg->keys_count == 0 || (cfg->api_anonymous && !signed_request))
-        return true;
-    struct fc_auth_request ar = {req->method, req->method_len, req->target_len, req->target,
-                                 req->headers, req->headers_count};
-    struct fc_auth_result r;
-    if (fc_auth_verify(&ar, cfg->keys, cfg->keys_count, (int64_t)time(NULL), c->io->auth, &r) ==
-        FC_AUTH_OK)
-        return true;
-    *err = fc_auth_status_error(r.status);
-    snprintf(arg, FC_AUTH_MESSAGE_BYTES_MAX, "%s", r.fc_arg ? r.fc_arg : "");
-    return false;
+    return api_access(c, req, true, err, arg);
 }
 
 /* Hand a management call to the ctl thread; answered by fc_conn_on_ctl.
