@@ -74,6 +74,9 @@ deps:
 	@# The official Node SDK the end-to-end tests drive fcd with (git-ignored).
 	@[ -d tests/e2e/sdk/node_modules/@alicloud/fc2 ] || \
 	  (cd tests/e2e/sdk && npm install --no-audit --no-fund --loglevel=error)
+	@# Cloudflare's workerd, a peer in bench/sync.sh (git-ignored; prebuilt binary from npm).
+	@[ -x bench/workerd/node_modules/@cloudflare/workerd-linux-64/bin/workerd ] || \
+	  (cd bench/workerd && npm install --no-audit --no-fund --loglevel=error)
 
 # ---- build ----------------------------------------------------------------------
 $(BUILD)/%.o: %.c

@@ -4,8 +4,8 @@
 #
 #   make bench-sync [QUICK=1]      # = FCD=build/cc/fcd QUICK=$(QUICK) bench/sync.sh
 #
-# Five systems answer the same request with the same body, measured in the same
-# run, alternating (fcd nginx-proxy haproxy direct direct-node fcd ...):
+# Six systems answer the same request with the same body, measured in the same
+# run, alternating (fcd nginx-proxy haproxy workerd direct direct-node fcd ...):
 #   fcd          fcd --io-threads 1 --workers 1, access log off, function hello =
 #                examples/hello-c (concurrency FCD_CONCURRENCY); load on the HTTP
 #                trigger /2016-08-15/proxy/default/hello/bench. fcd and the
@@ -15,6 +15,12 @@
 #   haproxy      HAProxy (Debian), nbthread 1, option http-keep-alive, http-reuse
 #                always, in front of the same C backend. Left out, with a
 #                warning, when haproxy is not installed (make deps).
+#   workerd      Cloudflare's workerd (npm package workerd, bench/workerd:
+#                config.capnp, worker.js), one process, serving the C backend's
+#                HTTP-trigger echo itself as a Worker, byte for byte: a peer
+#                platform. sync-http and sync-http-payload only (no /invoke).
+#                Left out, with a warning, when not installed (make deps, or
+#                cd bench/workerd && npm install).
 #   direct       the C backend (examples/hello-c/bootstrap, FC_SERVER_PORT=port)
 #                alone; nginx-proxy, haproxy and direct share this one process.
 #   direct-node  FC's Node custom runtime example (examples/node/bootstrap,
@@ -24,7 +30,8 @@
 # wrk sends the backends what fcd would (x-fc-control-path: /http-invoke and the
 # x-fc-base-path / x-forwarded-for / x-fc-client-ip headers the echo prints),
 # so all systems return the same 211-byte JSON body; the script checks status
-# and body before measuring and stops if they differ.
+# and body before measuring and stops if they differ. (sync-invoke: all but
+# workerd.)
 #
 # Scenarios:
 #   sync-http    GET through the HTTP trigger, 1/16/64/256 connections
@@ -45,7 +52,7 @@
 #              sample, C only; no profile, no quiet wait (the test suite's tiny mode)
 #   QUICK=1    64 connections only, 2 repetitions × 3 s; payloads 0 B and 64 KiB;
 #              3 cold samples; no profile
-#   default    3 × 6 s at 64, 2 × 3 s at 1, 16 and 256; payloads 1 × 5 s each;
+#   default    3 × 5 s at 64, 2 × 2 s at 1, 16 and 256; payloads 1 × 4 s each;
 #              10 cold samples
 #
 # Servers (and instances) on core SERVER_CPU (0), wrk -t1 and curl on LOADGEN_CPU
@@ -61,7 +68,9 @@
 # fcd's maximum), RESULTS_DIR, SERVER_CPU, LOADGEN_CPU, QUIET_WAIT (max seconds
 # to wait for other work to stop before starting: 120, or 30 with QUICK=1),
 # FCD_WRAP (a command prefix for fcd, e.g. "chrt --batch 0": an experiment;
-# instances inherit it; named in the summary).
+# instances inherit it; named in the summary), WORKERD (the workerd binary;
+# default: bench/workerd's npm install; a path that is not an executable, e.g.
+# WORKERD=none, leaves workerd out).
 set -euo pipefail
 
 # shellcheck source=lib.sh
@@ -70,7 +79,7 @@ set -euo pipefail
 JSONL_NAME=sync.jsonl
 PAYLOAD=0                      # request body bytes (sync-http)
 TARGET_CONNS=64
-SYSTEMS=(fcd nginx-proxy haproxy direct direct-node) # this order within each repetition
+SYSTEMS=(fcd nginx-proxy haproxy workerd direct direct-node) # this order within each repetition
 TRIGGER_PREFIX=/2016-08-15/proxy/default/hello
 TRIGGER_PATH=$TRIGGER_PREFIX/bench
 INVOKE_PATH=/2016-08-15/services/default/functions/hello/invocations
@@ -93,6 +102,15 @@ for tool in haproxy node; do
         done
     fi
 done
+# workerd: the linux-64 binary npm fetched (bench/workerd/node_modules), not
+# the npm wrapper, so that the pid held is the one serving.
+WORKERD=${WORKERD:-$ROOT/bench/workerd/node_modules/@cloudflare/workerd-linux-64/bin/workerd}
+if [ ! -x "$WORKERD" ]; then
+    log "warning: $WORKERD not found (run: make deps): no workerd reference"
+    for i in "${!SYSTEMS[@]}"; do
+        [ "${SYSTEMS[$i]}" = workerd ] && unset "SYSTEMS[$i]"
+    done
+fi
 SYSTEMS=("${SYSTEMS[@]}")
 has_sys() { [[ " ${SYSTEMS[*]} " == *" $1 "* ]]; }
 FCD_CONCURRENCY=${FCD_CONCURRENCY:-200}
@@ -115,11 +133,11 @@ elif [ "${QUICK:-0}" = 1 ]; then
     COLD_SAMPLES=${COLD_SAMPLES:-3}
     PROFILE=${PROFILE:-0}
 else
-    # Five systems: sized so that `make bench` stays within its 20 minutes.
-    MAIN_REPS=3 MAIN_SECS=6 WARM_SECS=1
-    SWEEP=(1 16 256) SWEEP_REPS=2 SWEEP_SECS=3 # 256 last: it needs a second instance
+    # Six systems: sized so that `make bench` stays within its 20 minutes.
+    MAIN_REPS=3 MAIN_SECS=5 WARM_SECS=1
+    SWEEP=(1 16 256) SWEEP_REPS=2 SWEEP_SECS=2 # 256 last: it needs a second instance
     API_REPS=2 API_SECS=5
-    PAYLOADS=(0 1024 65536 1048576) PAYLOAD_REPS=1 PAYLOAD_SECS=5
+    PAYLOADS=(0 1024 65536 1048576) PAYLOAD_REPS=1 PAYLOAD_SECS=4
     COLD_SAMPLES=${COLD_SAMPLES:-10}
     PROFILE=${PROFILE:-1}
 fi
@@ -231,6 +249,10 @@ if has_sys haproxy; then
     start_server haproxy / haproxy -db -f "$BENCH_TMP/haproxy/haproxy.cfg"
     SYS_PIDS[haproxy]="${SYS_PIDS[haproxy]} ${SYS_PIDS[direct]}"
 fi
+if has_sys workerd; then
+    start_server workerd / "$WORKERD" serve "$ROOT/bench/workerd/config.capnp" \
+        --socket-addr http=127.0.0.1:@PORT@
+fi
 if has_sys direct-node; then
     start_server direct-node / env FC_SERVER_PORT=@PORT@ NODE_OPTIONS="--require $BENCH_TMP/loopback.js" \
         "$ROOT/examples/node/bootstrap"
@@ -277,11 +299,15 @@ EOF
 }
 
 # use_scenario sync-http|sync-invoke|sync-http-payload: point SYS_URL and
-# SYS_LUA at its requests (sync-http-payload: a body of PAYLOAD bytes).
+# SYS_LUA at its requests (sync-http-payload: a body of PAYLOAD bytes) and
+# RUN_SYSTEMS at the systems that take part (workerd has no /invoke).
 use_scenario() {
     local sys
     [ "$1" = sync-http-payload ] && payload_files "$PAYLOAD"
+    RUN_SYSTEMS=()
     for sys in "${SYSTEMS[@]}"; do
+        [ "$1:$sys" = sync-invoke:workerd ] && continue
+        RUN_SYSTEMS+=("$sys")
         case $1:$sys in
         sync-http-payload:fcd) SYS_URL[$sys]=${BASE[$sys]}$TRIGGER_PATH SYS_LUA[$sys]=$BENCH_TMP/payload-$PAYLOAD-fcd.lua ;;
         sync-http-payload:*) SYS_URL[$sys]=${BASE[$sys]}$TRIGGER_PATH SYS_LUA[$sys]=$BENCH_TMP/payload-$PAYLOAD-backend.lua ;;
@@ -292,6 +318,7 @@ use_scenario() {
         esac
     done
 }
+RUN_SYSTEMS=()
 
 # check_same SCENARIO: every system answers 200 with the same body (this also
 # starts fcd's instance); stop otherwise, since the comparison would be unfair.
@@ -299,7 +326,7 @@ check_same() {
     local scenario=$1 sys out code first="" firstsys=""
     local -a args
     use_scenario "$scenario"
-    for sys in "${SYSTEMS[@]}"; do
+    for sys in "${RUN_SYSTEMS[@]}"; do
         case $scenario:$sys in
         sync-http:fcd) args=() ;;
         sync-http:*) args=("${HTTP_BACKEND_CURL[@]}") ;;
@@ -333,7 +360,7 @@ run_set() {
     local scenario=$1 conns=$2 reps=$3 secs=$4 rep sys
     use_scenario "$scenario"
     for rep in $(seq "$reps"); do
-        for sys in "${SYSTEMS[@]}"; do
+        for sys in "${RUN_SYSTEMS[@]}"; do
             measure_wrk "$scenario" "$sys" "$conns" "$secs" "$WARM_SECS" "$rep"
         done
     done
@@ -439,14 +466,14 @@ profiled=0
 for c in "${SWEEP[@]}"; do
     if [ "$c" -gt "$FCD_CONCURRENCY" ] && [ "$PROFILE" = 1 ] && [ "$profiled" = 0 ]; then
         use_scenario sync-http
-        for sys in "${SYSTEMS[@]}"; do profile_sys "$sys"; done
+        for sys in "${RUN_SYSTEMS[@]}"; do profile_sys "$sys"; done
         profiled=1
     fi
     run_set sync-http "$c" "$SWEEP_REPS" "$SWEEP_SECS"
 done
 if [ "$PROFILE" = 1 ] && [ "$profiled" = 0 ]; then
     use_scenario sync-http
-    for sys in "${SYSTEMS[@]}"; do profile_sys "$sys"; done
+    for sys in "${RUN_SYSTEMS[@]}"; do profile_sys "$sys"; done
 fi
 FCD_INSTANCES=$(($(proc_tree "${SYS_PIDS[fcd]}" | wc -l) - 1))
 
@@ -574,26 +601,29 @@ payload_table() {
         print ""
     }' "$BENCH_TMP/rows.tsv"
 }
-HAPROXY_V=$(has_sys haproxy && haproxy -v 2>/dev/null | awk 'NR == 1 { print "HAProxy " $3 }')
-NODE_V=$(has_sys direct-node && node --version 2>/dev/null)
+# (Not VAR=$(has_sys X && ...): under set -e, a system left out would end the script.)
+HAPROXY_V="" NODE_V="" WORKERD_V=""
+if has_sys haproxy; then HAPROXY_V=$(haproxy -v 2>/dev/null | awk 'NR == 1 { print "HAProxy " $3 }'); fi
+if has_sys direct-node; then NODE_V=$(node --version 2>/dev/null); fi
+if has_sys workerd; then WORKERD_V=$("$WORKERD" --version 2>/dev/null); fi
 {
     echo
-    echo "## sync invoke: fcd vs nginx and HAProxy reverse proxies vs the C and Node backends directly — $RUN_ID"
+    echo "## sync invoke: fcd vs nginx and HAProxy reverse proxies, workerd, and the C and Node backends directly — $RUN_ID"
     echo
     echo "Host $HOST ($(nproc) CPUs, $(uname -r)); fcd $rev${FCD_WRAP:+ under \`$FCD_WRAP\`} (--io-threads 1 --workers 1, access log off," \
         "hello = examples/hello-c, concurrency $FCD_CONCURRENCY; $FCD_INSTANCES instance(s) at the end: more than $FCD_CONCURRENCY connections start a second one, so 256 runs last);" \
         "$(nginx -v 2>&1 | sed 's/^nginx version: //') (1 process, upstream keepalive 256) → the C backend;" \
-        "${HAPROXY_V:+$HAPROXY_V (nbthread 1, http-keep-alive, http-reuse always) → the same C backend; }direct = the same backend process;" \
+        "${HAPROXY_V:+$HAPROXY_V (nbthread 1, http-keep-alive, http-reuse always) → the same C backend; }${WORKERD_V:+$WORKERD_V (npm; 1 process, bench/workerd: the HTTP echo of the C backend as a Worker; HTTP trigger and request bodies only); }direct = the same backend process;" \
         "${NODE_V:+direct-node = examples/node (FC Node custom runtime example) on Node $NODE_V alone.}"
     echo "Servers and instances on core $SERVER_CPU, wrk -t1 on core $LOADGEN_CPU; alternating runs;" \
         "$MAIN_REPS × ${MAIN_SECS} s at $TARGET_CONNS connections${SWEEP[*]:+, $SWEEP_REPS × ${SWEEP_SECS} s at ${SWEEP[*]}}," \
         "${WARM_SECS} s warm-up before each. Median (min..max). CPU and RSS: fcd + its instance;" \
-        "nginx or HAProxy + backend; backend alone.${PAYLOADS[*]:+ Request bodies: $PAYLOAD_REPS × ${PAYLOAD_SECS} s per size at $TARGET_CONNS connections.}"
+        "nginx or HAProxy + backend; workerd or a backend alone.${PAYLOADS[*]:+ Request bodies: $PAYLOAD_REPS × ${PAYLOAD_SECS} s per size at $TARGET_CONNS connections.}"
     echo "Background load before the run: ${BUSY}% of all CPUs busy$([ "$BUSY" -gt 10 ] && echo ' — **numbers skewed by other work**')."
     echo
     echo "### sync-http: GET $TRIGGER_PATH (fcd HTTP trigger; backend: x-fc-control-path /http-invoke), ${BODY_BYTES[sync-http]}-byte body"
     echo
-    summarize_wrk sync-http fcd nginx-proxy,haproxy,direct,direct-node "$TARGET_CONNS" 1.3,-,0.6,- 1,0,0,0 P1,,P2,
+    summarize_wrk sync-http fcd nginx-proxy,haproxy,workerd,direct,direct-node "$TARGET_CONNS" 1.3,-,-,0.6,- 1,0,0,0,0 P1,,,P2,
     echo "### sync-invoke: InvokeFunction POST (5-byte event) vs POST /invoke on the backend, ${BODY_BYTES[sync-invoke]}-byte answer"
     echo
     summarize_wrk sync-invoke fcd nginx-proxy,haproxy,direct,direct-node "$TARGET_CONNS" 1.3,-,0.6,- 1,0,0,0 P1-invoke,,P2-invoke,
