@@ -15,7 +15,7 @@
 # It waits (bounded: 120 s, QUICK 10 s) once for the machine to be quiet, then
 # lets each script take only its short reading (QUIET_WAIT=0). A failing
 # script is reported and the others still run; the exit status is then 1.
-# Budget: QUICK=1 about 4 minutes, full about 20 minutes.
+# Budget: QUICK=1 about 3 minutes, full about 19 minutes.
 # Environment: as the scripts (FCD, QUICK, SMOKE, RESULTS_DIR, SERVER_CPU,
 # LOADGEN_CPU, ...); BENCH_SCRIPTS to run a subset (e.g. "async misc").
 set -euo pipefail

@@ -50,7 +50,7 @@
 #
 #   SMOKE=1    64 connections, 1 run × 1 s, no warm-up; no payload runs; 1 cold
 #              sample, C only; no profile, no quiet wait (the test suite's tiny mode)
-#   QUICK=1    64 connections only, 2 repetitions × 3 s; payloads 0 B and 64 KiB;
+#   QUICK=1    64 connections only, 2 repetitions × 2 s (InvokeFunction 1 × 2 s); payload 64 KiB;
 #              3 cold samples; no profile
 #   default    3 × 5 s at 64, 2 × 2 s at 1, 16 and 256; payloads 1 × 4 s each;
 #              10 cold samples
@@ -126,10 +126,11 @@ if [ "${SMOKE:-0}" = 1 ]; then
     PAYLOADS=() PAYLOAD_REPS=1 PAYLOAD_SECS=1
     PROFILE=0
 elif [ "${QUICK:-0}" = 1 ]; then
-    MAIN_REPS=2 MAIN_SECS=3 WARM_SECS=1
+    # Six systems: sized so that `make bench QUICK=1` stays within 3 minutes.
+    MAIN_REPS=2 MAIN_SECS=2 WARM_SECS=1
     SWEEP=()                   # connection counts measured besides TARGET_CONNS
-    API_REPS=2 API_SECS=3
-    PAYLOADS=(0 65536) PAYLOAD_REPS=2 PAYLOAD_SECS=3 # request body bytes (sync-http-payload)
+    API_REPS=1 API_SECS=2
+    PAYLOADS=(65536) PAYLOAD_REPS=1 PAYLOAD_SECS=2 # request body bytes (sync-http-payload)
     COLD_SAMPLES=${COLD_SAMPLES:-3}
     PROFILE=${PROFILE:-0}
 else
