@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <netinet/in.h>
+#include <dirent.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -75,6 +76,37 @@ static int own_cgroup(bool v2, char *out, size_t cap) {
     return rc;
 }
 
+/* Remove what fcds that did not stop cleanly (SIGKILL, a crash) left under
+ * dir: their fcd-PID cgroups with the instance cgroups in them. A group
+ * something still runs in stays: its pid may be another pid namespace's. */
+static void cgroup_sweep_stale(const char *dir) {
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        int pid, end = 0;
+        if (sscanf(e->d_name, "fcd-%d%n", &pid, &end) != 1 || e->d_name[end] != '\0' ||
+            pid <= 0 || kill(pid, 0) == 0 || errno != ESRCH)
+            continue;
+        char parent[PATH_MAX];
+        snprintf(parent, sizeof(parent), "%.3000s/%s", dir, e->d_name);
+        DIR *pd = opendir(parent);
+        struct dirent *ie;
+        while (pd != NULL && (ie = readdir(pd)) != NULL) {
+            char inst[PATH_MAX + 256];
+            snprintf(inst, sizeof(inst), "%s/%s", parent, ie->d_name);
+            if (ie->d_type == DT_DIR && ie->d_name[0] != '.')
+                rmdir(inst);
+        }
+        if (pd != NULL)
+            closedir(pd);
+        if (rmdir(parent) < 0)
+            FC_LOG_WARN("instances: %s of a stopped fcd is still in use", parent);
+    }
+    closedir(d);
+}
+
 /* Try v2, then v1: create fcd's parent cgroup under our own and check a
  * child can get a limit. */
 static void cgroup_probe(void) {
@@ -89,7 +121,9 @@ static void cgroup_probe(void) {
             continue;
         if (own_cgroup(kinds[i].v2, own, sizeof(own)) < 0)
             continue;
-        snprintf(parent, sizeof(parent), "%s%s/fcd-%d", kinds[i].root, own, (int)getpid());
+        snprintf(parent, sizeof(parent), "%s%s", kinds[i].root, own);
+        cgroup_sweep_stale(parent);
+        snprintf(parent + strlen(parent), sizeof(parent) - strlen(parent), "/fcd-%d", (int)getpid());
         if (mkdir(parent, 0755) < 0 && errno != EEXIST)
             continue;
         if (kinds[i].v2)
@@ -160,6 +194,11 @@ int fc_instance_setup(const struct fc_config *cfg) {
     if (isolated)
         FC_LOG_INFO("instances: isolated mode, a network namespace each, listening on caPort");
     return 0;
+}
+
+void fc_instance_teardown(void) {
+    if (cgroup_parent[0] != '\0' && rmdir(cgroup_parent) < 0)
+        FC_LOG_WARN("instances: cannot remove %s: %s", cgroup_parent, strerror(errno));
 }
 
 /* Enter `fd`'s network namespace on this thread; remember our own first. */
@@ -387,11 +426,32 @@ int fc_instance_spawn(const struct fc_function *fn, const char *id, struct fc_pr
     return 0;
 }
 
+/* SIGKILL whatever runs in the instance's cgroup: processes that left its
+ * process group (setsid daemons) too. cgroup.kill (v2, Linux 5.14) does it
+ * in one step; otherwise each pid listed, the way systemd does on v1. */
+static void cgroup_kill_all(const struct fc_proc *p) {
+    if (p->cgroup[0] == '\0')
+        return;
+    if (p->cgroup_v2 && write_text(p->cgroup, "cgroup.kill", "1") == 0)
+        return;
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof(path), "%s/cgroup.procs", p->cgroup);
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return;
+    long pid;
+    while (fscanf(f, "%ld", &pid) == 1)
+        if (pid > 0)
+            kill((pid_t)pid, SIGKILL);
+    fclose(f);
+}
+
 void fc_instance_kill(const struct fc_proc *p) {
     if (p->pid <= 0)
         return;
     kill(-p->pid, SIGKILL); /* fcshim made the pid a process group leader... */
     kill(p->pid, SIGKILL);  /* ...unless it has not got that far yet */
+    cgroup_kill_all(p);
 }
 
 int fc_instance_reap(struct fc_proc *p, bool *oom) {
@@ -413,17 +473,25 @@ int fc_instance_reap(struct fc_proc *p, bool *oom) {
                 *oom = true;
         if (f)
             fclose(f);
-        /* The group may take a moment to empty after SIGKILL. */
-        for (int i = 0; i < 100 && rmdir(p->cgroup) < 0 && errno == EBUSY; i++)
+        /* The group may take a moment to empty after SIGKILL (and a
+         * process forking meanwhile may have put a new one there). */
+        for (int i = 0; i < 100 && rmdir(p->cgroup) < 0 && errno == EBUSY; i++) {
+            cgroup_kill_all(p);
             usleep(1000);
+        }
     }
     if (p->pidfd >= 0) close(p->pidfd);
-    if (p->out_fd >= 0) close(p->out_fd);
     if (p->netns_fd >= 0) close(p->netns_fd); /* the namespace dies with its last user */
     if (p->peak_fd >= 0) close(p->peak_fd);
-    p->pidfd = p->out_fd = p->netns_fd = p->peak_fd = -1;
+    p->pidfd = p->netns_fd = p->peak_fd = -1;
     p->pid = 0;
     return status;
+}
+
+void fc_instance_close_output(struct fc_proc *p) {
+    if (p->out_fd >= 0)
+        close(p->out_fd);
+    p->out_fd = -1;
 }
 
 uint32_t fc_instance_peak_kb(const struct fc_proc *p) {

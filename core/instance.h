@@ -52,6 +52,10 @@ struct fc_proc {
  * Returns 0 or -ENOENT when fcshim is missing (fcd cannot run functions). */
 int fc_instance_setup(const struct fc_config *cfg);
 
+/* Remove what fc_instance_setup made (fcd's parent cgroup). Main thread,
+ * once, after the workers stopped and every instance is reaped. */
+void fc_instance_teardown(void);
+
 /* Start an instance of fn with id `id`. On success fills *p and returns 0;
  * on failure returns -errno with err set (nothing left behind). */
 int fc_instance_spawn(const struct fc_function *fn, const char *id, struct fc_proc *p,
@@ -65,9 +69,13 @@ int fc_instance_socket(const struct fc_proc *p);
  * Idempotent. */
 void fc_instance_kill(const struct fc_proc *p);
 
-/* Reap the exited process (pidfd readable) and release fds and cgroup.
- * Sets *oom when the cgroup recorded an OOM kill. Returns the wait status. */
+/* Reap the exited process (pidfd readable) and release fds and cgroup,
+ * all but out_fd: output may still wait in the pipe. Sets *oom when the
+ * cgroup recorded an OOM kill. Returns the wait status. */
 int fc_instance_reap(struct fc_proc *p, bool *oom);
+
+/* Close the output pipe once nothing more will be read from it. */
+void fc_instance_close_output(struct fc_proc *p);
 
 /* Peak memory in KiB since the last reset (cgroup) or of the process. */
 uint32_t fc_instance_peak_kb(const struct fc_proc *p);

@@ -126,9 +126,8 @@ static void log_catalog(const struct fc_catalog *cat) {
                         cat->functions[id]->name, cat->functions[id]->code_dir);
 }
 
-static int run(struct fc_config *cfg, int sfd) {
-    if (fc_instance_setup(cfg) < 0)
-        return 1;
+/* Everything between fc_instance_setup and fc_instance_teardown. */
+static int serve(struct fc_config *cfg, int sfd) {
     /* The catalog first: the scheduler, store and io threads read it. */
     struct fc_registry registry;
     struct fc_ctl *ctl;
@@ -177,8 +176,17 @@ static int run(struct fc_config *cfg, int sfd) {
     fc_server_destroy(server);
     fc_sched_destroy(sched);
     fc_registry_destroy(&registry);
-    FC_LOG_INFO("fcd stopped");
     return 0;
+}
+
+static int run(struct fc_config *cfg, int sfd) {
+    if (fc_instance_setup(cfg) < 0)
+        return 1;
+    int rc = serve(cfg, sfd);
+    fc_instance_teardown();
+    if (rc == 0)
+        FC_LOG_INFO("fcd stopped");
+    return rc;
 }
 
 /* Everything after the config: process setup, then run. Returns the exit

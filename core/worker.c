@@ -55,6 +55,7 @@ enum w_op {
     W_RECV,     /* ptr: slot */
     W_PIDFD,    /* ptr: instance */
     W_LOG,      /* ptr: instance: its stdout/stderr pipe */
+    W_LOG_CANCEL, /* ptr: instance; nothing to do on completion */
 };
 #define W_OP_MASK 7u
 
@@ -80,6 +81,7 @@ static void inv_timer_cb(struct fc_wheel_entry *e);
 static void slot_release(struct fc_worker *w, struct fc_slot *slot);
 static void pool_dispatch(struct fc_worker *w, struct fc_pool *pool);
 static void instance_kill(struct fc_instance *inst);
+static void instance_report_exit(struct fc_worker *w, struct fc_instance *inst);
 static void instance_stop_idle(struct fc_worker *w, struct fc_instance *inst);
 static void pool_free(struct fc_worker *w, struct fc_pool *pool);
 static void pool_unqueue(struct fc_pool *pool, struct fc_invocation *inv);
@@ -355,7 +357,9 @@ static void on_log(struct fc_worker *w, struct fc_instance *inst, int res) {
         if (c != '\n')
             inst->logbuf[inst->loglen++] = c;
     }
-    if (res > 0 && !inst->reaped) {
+    /* On to EOF, also after the exit: a process that left the group may
+     * hold the pipe, so the instance's timer cuts reading short then. */
+    if (res > 0 && !inst->output_cut) {
         log_arm(w, inst);
         return;
     }
@@ -363,6 +367,7 @@ static void on_log(struct fc_worker *w, struct fc_instance *inst, int res) {
         log_line(w, inst, inst->logbuf, inst->loglen);
         inst->loglen = 0;
     }
+    instance_report_exit(w, inst);
     while (inst->tail_waiters != NULL) /* every line is in: their tails are whole */
         tail_waiter_finish(w, inst, inst->tail_waiters);
 }
@@ -729,6 +734,13 @@ static void inst_timer_cb(struct fc_wheel_entry *e) {
     }
     if (inst->state == FC_INST_READY && inst->busy == 0)
         instance_stop_idle(w, inst);
+    if (inst->state == FC_INST_DEAD) { /* EXIT_OUTPUT_WAIT_MS passed */
+        instance_report_exit(w, inst);
+        inst->output_cut = true;
+        struct io_uring_sqe *sqe = fc_uring_sqe(&w->ring);
+        io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)inst | W_LOG, 0);
+        submit_op(w, sqe, inst, W_LOG_CANCEL);
+    }
 }
 
 /* Stop a ready instance with nothing running: /pre-stop first if set. */
@@ -891,21 +903,47 @@ static void pool_fail_queue(struct fc_worker *w, struct fc_pool *pool, enum fc_i
     pool->queue_tail = NULL;
 }
 
-static void instance_failed_start(struct fc_worker *w, struct fc_instance *inst,
-                                  enum fc_inv_result r, const char *why) {
+/* The instance counted in pool->starting will not serve: uncount it and, if
+ * nothing else can serve the queue, fail it with why and the instance's last
+ * output (FC's "Logs : ..." message). */
+static void pool_start_failed(struct fc_worker *w, struct fc_instance *inst,
+                              enum fc_inv_result r, const char *why) {
     struct fc_pool *pool = inst->pool;
     char msg[sizeof(inst->recent) + 128];
     snprintf(msg, sizeof(msg), "%s. Logs : %.*s", why, (int)inst->recent_len, inst->recent);
     FC_LOG_WARN("instance %s of %s/%s failed to start: %s", inst->proc.id, pool->fn->service,
                 pool->fn->name, why);
-    if (inst->state == FC_INST_STARTING || inst->state == FC_INST_INITIALIZING)
-        pool->starting--;
+    pool->starting--;
+    if (pool->starting == 0 && pool->idle == NULL)
+        pool_fail_queue(w, pool, r, msg);
+}
+
+static void instance_failed_start(struct fc_worker *w, struct fc_instance *inst,
+                                  enum fc_inv_result r, const char *why) {
+    bool starting = inst->state == FC_INST_STARTING || inst->state == FC_INST_INITIALIZING;
     inst->state = FC_INST_DEAD;
     instance_withdraw(w, inst);
     fc_wheel_unlink(&inst->timer);
     instance_kill(inst);
-    if (pool->starting == 0 && pool->idle == NULL)
-        pool_fail_queue(w, pool, r, msg);
+    if (starting)
+        pool_start_failed(w, inst, r, why);
+}
+
+/* An exited instance's output is read to its end, for at most this long:
+ * a process that left the group (and the cgroup, or there is none) may hold
+ * the pipe open. An instance that exited while starting stays in
+ * pool->starting until then, so its queue neither fails with half the
+ * message nor starts another instance. */
+#define EXIT_OUTPUT_WAIT_MS 200
+
+static void instance_report_exit(struct fc_worker *w, struct fc_instance *inst) {
+    if (!inst->exit_unreported)
+        return;
+    inst->exit_unreported = false;
+    fc_wheel_unlink(&inst->timer);
+    pool_start_failed(w, inst, FC_INV_NOT_STARTED, "the runtime exited");
+    if (!inst->pool->retired)
+        pool_dispatch(w, inst->pool); /* a queue others serve may want one more */
 }
 
 static void instance_free_if_done(struct fc_worker *w, struct fc_instance *inst) {
@@ -919,10 +957,12 @@ static void instance_free_if_done(struct fc_worker *w, struct fc_instance *inst)
      * have ended before a timed-out invocation started waiting on it). */
     while (inst->tail_waiters != NULL)
         tail_waiter_finish(w, inst, inst->tail_waiters);
+    fc_wheel_unlink(&inst->timer);
     struct fc_instance **pp = &inst->pool->instances;
     while (*pp != inst)
         pp = &(*pp)->next;
     *pp = inst->next;
+    fc_instance_close_output(&inst->proc);
     for (uint32_t i = 0; i < fn->concurrency; i++)
         fc_buf_free(&inst->slots[i].rbuf);
     if (inst->hook_inv != NULL) {
@@ -943,11 +983,14 @@ static void on_pidfd(struct fc_worker *w, struct fc_instance *inst) {
     inst->ops--;
     struct fc_pool *pool = inst->pool;
     const struct fc_function *fn = pool->fn;
-    if (inst->state == FC_INST_STARTING || inst->state == FC_INST_INITIALIZING)
-        instance_failed_start(w, inst, FC_INV_NOT_STARTED, "the runtime exited");
+    inst->exit_unreported = inst->state == FC_INST_STARTING || inst->state == FC_INST_INITIALIZING;
     instance_withdraw(w, inst);
     inst->state = FC_INST_DEAD;
     fc_wheel_unlink(&inst->timer);
+    if (inst->ops == 0) /* no output read pending: all of it is in */
+        instance_report_exit(w, inst);
+    else
+        fc_wheel_link(&w->wheel, &inst->timer, w->now_ms + EXIT_OUTPUT_WAIT_MS);
     bool oom = false;
     uint32_t peak_kb = fc_instance_peak_kb(&inst->proc);
     int status = fc_instance_reap(&inst->proc, &oom);
@@ -1388,6 +1431,7 @@ static void handle_cqe(struct fc_worker *w, const struct io_uring_cqe *cqe) {
     case W_RECV: on_slot_recv(w, ptr, cqe->res); break;
     case W_PIDFD: on_pidfd(w, ptr); break;
     case W_LOG: on_log(w, ptr, cqe->res); instance_free_if_done(w, ptr); break;
+    case W_LOG_CANCEL: break;
     default: FC_ASSERT(!"unknown worker operation");
     }
     /* A slot op may have been the last thing keeping a dead instance. */

@@ -112,6 +112,8 @@ struct fc_instance {
     enum fc_instance_state state;
     bool reaped;
     bool counted; /* its concurrency is in the worker's published capacity */
+    bool exit_unreported; /* exited while starting; its queue fails with its last output */
+    bool output_cut;      /* exited a while ago: its output is read no more */
     uint32_t ops;  /* pidfd poll + log reads in flight */
     uint32_t busy; /* slots running an invocation */
     struct fc_slot *slots; /* fn->concurrency */

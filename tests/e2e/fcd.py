@@ -44,16 +44,22 @@ class Fcd:
     kernel). Use as a context manager; stop() sends SIGTERM and returns the
     exit status. Extra flags go in `args`, an optional JSON config text in
     `config` (written to self.config_path), another loopback address in
-    `host` ("::1" for IPv6). Leaving the context (and stop()) fails the test
-    when the log holds a sanitizer report."""
+    `host` ("::1" for IPv6). unprivileged=True runs it as nobody when the
+    tests run as root (no cgroups then, as for any user's own fcd). Leaving
+    the context (and stop()) fails the test when the log holds a sanitizer
+    report."""
 
-    def __init__(self, args=(), config=None, io_threads=1, host="127.0.0.1"):
+    def __init__(self, args=(), config=None, io_threads=1, host="127.0.0.1",
+                 unprivileged=False):
         self.dir = tempfile.mkdtemp(prefix="fcd-e2e-")
         self.log_path = os.path.join(self.dir, "fcd.log")
         self.host = host
         listen = "[%s]:0" % host if ":" in host else "%s:0" % host
         cmd = [FCD, "--foreground", "--listen", listen, "--data-dir",
                os.path.join(self.dir, "data"), "--io-threads", str(io_threads)]
+        if unprivileged and os.geteuid() == 0:
+            os.chown(self.dir, 65534, 65534)
+            cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] + cmd
         self.config_path = os.path.join(self.dir, "fcd.json")
         if config is not None:
             with open(self.config_path, "w") as f:

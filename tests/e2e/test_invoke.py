@@ -11,6 +11,7 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import tempfile
 import threading
 import time
@@ -307,7 +308,7 @@ def test_memory_limit_oom():
     """mem:200 against a 128 MB limit: the cgroup OOM-kills the instance →
     the crash error; the next call works on a new instance."""
     with Fcd(args=fn_flag("c", HELLO_C, memory=128)) as f:
-        if b"memory cgroup" not in f.read_log():
+        if b"instances: memory cgroup" not in f.read_log():
             print("# no writable memory cgroup here: OOM not testable")
             return
         iid, pids = instance_of(f, "c")
@@ -324,12 +325,36 @@ def test_memory_limit_oom():
         assert f.stop() == 0
 
 
+def test_cgroups_are_removed():
+    """fcd removes its cgroups when it stops, and at start those of an fcd
+    that was killed (an empty fcd-PID of a pid that is gone)."""
+    with Fcd(args=fn_flag("c", HELLO_C, memory=128)) as f:
+        m = re.search(rb"instances: memory cgroup (\S+)", f.read_log())
+        if m is None:
+            print("# no writable memory cgroup here: nothing to remove")
+            assert f.stop() == 0
+            return
+        parent = m.group(1).decode()
+        assert invoke(f, "c", b"ok")[0] == 200
+        assert len(os.listdir(parent)) > 0  # the instance's cgroup is in it
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        stale = os.path.join(os.path.dirname(parent), "fcd-%d" % dead.pid)
+        os.mkdir(stale)
+        os.mkdir(os.path.join(stale, "c-stale"))
+        assert f.stop() == 0
+    assert not os.path.exists(parent), parent
+    with Fcd() as f:
+        assert not os.path.exists(stale), stale
+        assert f.stop() == 0
+
+
 def test_memory_limit_oom_python_hog():
     """The same as above with a runtime that really touches the memory (the
     C example's mem: is optimized away, see the report): fcd's own OOM path."""
     d = runtime_dir(HTTP_RUNTIME)
     with Fcd(args=fn_flag("p", d, memory=128)) as f:
-        if b"memory cgroup" not in f.read_log():
+        if b"instances: memory cgroup" not in f.read_log():
             print("# no writable memory cgroup here: OOM not testable")
             return
         st, h, body = invoke(f, "p", b"mem:40", timeout=15)
@@ -610,6 +635,43 @@ def test_runtime_exits_at_once_function_not_started():
                               10 * SLOW)
         check_error(st, h, body, 502, "FunctionNotStarted")
         assert f.stop() == 0
+
+
+def escaping_runtime_dir(marker):
+    """A runtime that starts a child in a session of its own (out of reach
+    of its process group's SIGKILL) holding the output pipe, then exits."""
+    return runtime_dir(None, "#!/bin/sh\n"
+                             "setsid sh -c 'echo escaped; sleep 30; echo %s' &\n"
+                             "sleep 0.5\n"
+                             "echo 'fatal: no listener configured' >&2\nexit 3\n" % marker)
+
+
+def test_runtime_exits_leaving_a_child_on_its_output():
+    # The exit is reported with the runtime's last words; with cgroups the
+    # escaped child dies with its instance, without them fcd stops reading
+    # its output shortly after the exit: no hang, stop() is prompt.
+    for unprivileged in (False, True):
+        marker = "fcd-e2e-escaped-%d-%d" % (os.getpid(), unprivileged)
+        d = escaping_runtime_dir(marker)
+        try:
+            with Fcd(args=fn_flag("leaver", d), unprivileged=unprivileged) as f:
+                st, h, body = invoke(f, "leaver", b"x")
+                err = check_error(st, h, body, 502, "FunctionNotStarted")
+                msg = err["ErrorMessage"]
+                assert "escaped" in msg and "fatal: no listener configured" in msg, err
+                if b"instances: memory cgroup" in f.read_log():
+                    deadline = time.monotonic() + 5 * SLOW
+                    while True:
+                        left = subprocess.run(["pgrep", "-af", marker], capture_output=True).stdout
+                        if not left:
+                            break
+                        assert time.monotonic() < deadline, ("outlived its instance", left)
+                        time.sleep(0.05)
+                t0 = time.monotonic()
+                assert f.stop() == 0
+                assert time.monotonic() - t0 < 3 * SLOW
+        finally:
+            subprocess.run(["pkill", "-f", marker])
 
 
 def test_missing_bootstrap_is_an_error():
