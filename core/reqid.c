@@ -3,29 +3,19 @@
 
 #include <errno.h>
 #include <sys/random.h>
+#include <time.h>
 
-#define MASK56 ((UINT64_C(1) << 56) - 1)
-
-/* A bijection on 56-bit values: xorshift and multiplication by an odd
- * constant are each invertible mod 2^56, so distinct counters give distinct
- * outputs, while consecutive ids look unrelated. */
-static uint64_t mix56(uint64_t x) {
-    x &= MASK56;
-    x ^= x >> 29;
-    x = (x * UINT64_C(0xbf58476d1ce4e5b9)) & MASK56;
-    x ^= x >> 31;
-    x = (x * UINT64_C(0x94d049bb133111eb)) & MASK56;
-    x ^= x >> 27;
-    return x;
-}
+#define COUNTER_BITS 44
+#define COUNTER_MASK ((UINT64_C(1) << COUNTER_BITS) - 1)
+#define PREFIX_BITS 30 /* 12 in rand_a, 18 atop the counter in rand_b */
 
 int fc_reqid_init(struct fc_reqid_gen *gen) {
     uint64_t seed[2];
     ssize_t n = getrandom(seed, sizeof(seed), 0);
     if (n != (ssize_t)sizeof(seed))
         return n < 0 ? -errno : -EIO;
-    gen->prefix = seed[0];
-    gen->counter = seed[1] & MASK56;
+    gen->prefix = seed[0] >> (64 - PREFIX_BITS);
+    gen->counter = seed[1] & COUNTER_MASK;
     return 0;
 }
 
@@ -37,23 +27,23 @@ static char *put_hex(char *p, uint64_t v, int digits) {
 }
 
 void fc_reqid_next(struct fc_reqid_gen *gen, char out[FC_REQID_LEN + 1]) {
-    uint64_t counter = gen->counter++;
-    uint64_t low = mix56(counter);
-    /* The high half varies per id too, so ids do not share a visible prefix;
-     * uniqueness within the thread rests on `low` alone. */
-    uint64_t high = gen->prefix ^ mix56(counter ^ UINT64_C(0x9e3779b97f4a7c15)) << 8;
-    /* UUID v4 layout: version nibble 4 in the third group, variant 10xx in
-     * the fourth; the prefix fills the 64 - 4 free high bits, the mixed
-     * counter the low 56 bits, and 6 prefix bits top up the variant group. */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    uint64_t counter = gen->counter++ & COUNTER_MASK;
+    /* RFC 9562 layout: unix_ts_ms(48) ver(4)=7 rand_a(12) var(2)=10 rand_b(62). */
+    uint64_t rand_a = gen->prefix >> (PREFIX_BITS - 12);
+    uint64_t rand_b = (gen->prefix & ((UINT64_C(1) << (PREFIX_BITS - 12)) - 1)) << COUNTER_BITS |
+                      counter;
     char *p = out;
-    p = put_hex(p, high >> 32, 8);
+    p = put_hex(p, ms >> 16, 8);
     *p++ = '-';
-    p = put_hex(p, (high >> 16) & 0xffff, 4);
+    p = put_hex(p, ms & 0xffff, 4);
     *p++ = '-';
-    p = put_hex(p, 0x4000 | (high & 0x0fff), 4);
+    p = put_hex(p, 0x7000 | rand_a, 4);
     *p++ = '-';
-    p = put_hex(p, 0x8000 | ((high >> 12) & 0x3f) << 8 | (low >> 48), 4);
+    p = put_hex(p, 0x8000 | rand_b >> 48, 4);
     *p++ = '-';
-    p = put_hex(p, low & UINT64_C(0xffffffffffff), 12);
+    p = put_hex(p, rand_b & UINT64_C(0xffffffffffff), 12);
     *p = '\0';
 }

@@ -57,6 +57,7 @@
     X(invocation_fc_headers)                                                                       \
     /* core/reqid */                                                                               \
     X(reqid_format)                                                                                \
+    X(reqid_time_ordered)                                                                          \
     X(reqid_unique_across_threads)                                                                 \
     /* core/errors */                                                                              \
     X(errors_json_body)                                                                            \
