@@ -343,6 +343,14 @@ static void log_arm(struct fc_worker *w, struct fc_instance *inst) {
     inst->ops++;
 }
 
+/* The output ended (or is read no more): its last, unterminated line. */
+static void log_last_line(struct fc_worker *w, struct fc_instance *inst) {
+    if (inst->loglen > 0) {
+        log_line(w, inst, inst->logbuf, inst->loglen);
+        inst->loglen = 0;
+    }
+}
+
 /* Output arrived on the instance's stdout/stderr pipe: cut it into lines. */
 static void on_log(struct fc_worker *w, struct fc_instance *inst, int res) {
     inst->ops--;
@@ -363,10 +371,7 @@ static void on_log(struct fc_worker *w, struct fc_instance *inst, int res) {
         log_arm(w, inst);
         return;
     }
-    if (inst->loglen > 0) { /* EOF: the last unterminated line */
-        log_line(w, inst, inst->logbuf, inst->loglen);
-        inst->loglen = 0;
-    }
+    log_last_line(w, inst); /* EOF */
     instance_report_exit(w, inst);
     while (inst->tail_waiters != NULL) /* every line is in: their tails are whole */
         tail_waiter_finish(w, inst, inst->tail_waiters);
@@ -734,7 +739,8 @@ static void inst_timer_cb(struct fc_wheel_entry *e) {
     }
     if (inst->state == FC_INST_READY && inst->busy == 0)
         instance_stop_idle(w, inst);
-    if (inst->state == FC_INST_DEAD) { /* EXIT_OUTPUT_WAIT_MS passed */
+    if (inst->state == FC_INST_DEAD && inst->reaped) { /* EXIT_OUTPUT_WAIT_MS passed */
+        log_last_line(w, inst);
         instance_report_exit(w, inst);
         inst->output_cut = true;
         struct io_uring_sqe *sqe = fc_uring_sqe(&w->ring);
@@ -920,6 +926,8 @@ static void pool_start_failed(struct fc_worker *w, struct fc_instance *inst,
 
 static void instance_failed_start(struct fc_worker *w, struct fc_instance *inst,
                                   enum fc_inv_result r, const char *why) {
+    if (inst->state == FC_INST_DEAD)
+        return; /* killed or exited already: that path reports */
     bool starting = inst->state == FC_INST_STARTING || inst->state == FC_INST_INITIALIZING;
     inst->state = FC_INST_DEAD;
     instance_withdraw(w, inst);
@@ -966,6 +974,7 @@ static void instance_free_if_done(struct fc_worker *w, struct fc_instance *inst)
     for (uint32_t i = 0; i < fn->concurrency; i++)
         fc_buf_free(&inst->slots[i].rbuf);
     if (inst->hook_inv != NULL) {
+        fc_wheel_unlink(&inst->hook_inv->timer);
         fc_buf_free(&inst->hook_inv->head);
         fc_buf_free(&inst->hook_inv->resp);
         free(inst->hook_inv);
@@ -1008,6 +1017,10 @@ static void on_pidfd(struct fc_worker *w, struct fc_instance *inst) {
         snprintf(inv->error, sizeof(inv->error), "%s",
                  oom ? "out of memory" : WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "exited");
         inv_finish(w, inv, FC_INV_CRASHED, NULL);
+    }
+    if (inst->hook_inv != NULL) { /* its timeout has nothing left to time */
+        fc_wheel_unlink(&inst->hook_inv->timer);
+        inst->hook_inv->slot = NULL;
     }
     /* Tail waiters finish when the output pipe ends (on_log) or on their
      * timers: the pipe may still hold their last lines. */
@@ -1489,6 +1502,7 @@ static void pool_shutdown(struct fc_worker *w, struct fc_pool *pool) {
                 tail_waiter_finish(w, inst, inst->tail_waiters);
             instance_withdraw(w, inst);
             inst->state = FC_INST_DEAD;
+            fc_wheel_unlink(&inst->timer);
             instance_kill(inst);
         }
     }
