@@ -739,14 +739,18 @@ static void inst_timer_cb(struct fc_wheel_entry *e) {
     }
     if (inst->state == FC_INST_READY && inst->busy == 0)
         instance_stop_idle(w, inst);
-    if (inst->state == FC_INST_DEAD && inst->reaped) { /* EXIT_OUTPUT_WAIT_MS passed */
-        log_last_line(w, inst);
+    if (inst->state != FC_INST_DEAD) /* EXIT_OUTPUT_WAIT_MS passed: */
+        return;
+    if (!inst->reaped) { /* killed while starting and not gone yet: report now */
         instance_report_exit(w, inst);
-        inst->output_cut = true;
-        struct io_uring_sqe *sqe = fc_uring_sqe(&w->ring);
-        io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)inst | W_LOG, 0);
-        submit_op(w, sqe, inst, W_LOG_CANCEL);
+        return;
     }
+    log_last_line(w, inst); /* exited: what it said is what there is */
+    instance_report_exit(w, inst);
+    inst->output_cut = true;
+    struct io_uring_sqe *sqe = fc_uring_sqe(&w->ring);
+    io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)inst | W_LOG, 0);
+    submit_op(w, sqe, inst, W_LOG_CANCEL);
 }
 
 /* Stop a ready instance with nothing running: /pre-stop first if set. */
@@ -924,6 +928,23 @@ static void pool_start_failed(struct fc_worker *w, struct fc_instance *inst,
         pool_fail_queue(w, pool, r, msg);
 }
 
+/* An instance's output is read to its end after it exited (or was killed
+ * while starting), for at most this long: a process that left the group
+ * (and the cgroup, or there is none) may hold the pipe open. */
+#define EXIT_OUTPUT_WAIT_MS 200
+
+/* Note a failed start (the first cause counts). It is reported once the
+ * output is all in; until then the instance stays in pool->starting, so its
+ * queue neither fails with half the message nor starts another instance. */
+static void instance_note_failure(struct fc_instance *inst, enum fc_inv_result r,
+                                  const char *why) {
+    if (inst->failure_unreported)
+        return;
+    inst->failure_unreported = true;
+    inst->failure = r;
+    snprintf(inst->failure_why, sizeof(inst->failure_why), "%s", why);
+}
+
 static void instance_failed_start(struct fc_worker *w, struct fc_instance *inst,
                                   enum fc_inv_result r, const char *why) {
     if (inst->state == FC_INST_DEAD)
@@ -933,23 +954,18 @@ static void instance_failed_start(struct fc_worker *w, struct fc_instance *inst,
     instance_withdraw(w, inst);
     fc_wheel_unlink(&inst->timer);
     instance_kill(inst);
-    if (starting)
-        pool_start_failed(w, inst, r, why);
+    if (!starting)
+        return;
+    instance_note_failure(inst, r, why);
+    fc_wheel_link(&w->wheel, &inst->timer, w->now_ms + EXIT_OUTPUT_WAIT_MS);
 }
 
-/* An exited instance's output is read to its end, for at most this long:
- * a process that left the group (and the cgroup, or there is none) may hold
- * the pipe open. An instance that exited while starting stays in
- * pool->starting until then, so its queue neither fails with half the
- * message nor starts another instance. */
-#define EXIT_OUTPUT_WAIT_MS 200
-
 static void instance_report_exit(struct fc_worker *w, struct fc_instance *inst) {
-    if (!inst->exit_unreported)
+    if (!inst->failure_unreported)
         return;
-    inst->exit_unreported = false;
+    inst->failure_unreported = false;
     fc_wheel_unlink(&inst->timer);
-    pool_start_failed(w, inst, FC_INV_NOT_STARTED, "the runtime exited");
+    pool_start_failed(w, inst, inst->failure, inst->failure_why);
     if (!inst->pool->retired)
         pool_dispatch(w, inst->pool); /* a queue others serve may want one more */
 }
@@ -992,7 +1008,8 @@ static void on_pidfd(struct fc_worker *w, struct fc_instance *inst) {
     inst->ops--;
     struct fc_pool *pool = inst->pool;
     const struct fc_function *fn = pool->fn;
-    inst->exit_unreported = inst->state == FC_INST_STARTING || inst->state == FC_INST_INITIALIZING;
+    if (inst->state == FC_INST_STARTING || inst->state == FC_INST_INITIALIZING)
+        instance_note_failure(inst, FC_INV_NOT_STARTED, "the runtime exited");
     instance_withdraw(w, inst);
     inst->state = FC_INST_DEAD;
     fc_wheel_unlink(&inst->timer);

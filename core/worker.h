@@ -112,8 +112,12 @@ struct fc_instance {
     enum fc_instance_state state;
     bool reaped;
     bool counted; /* its concurrency is in the worker's published capacity */
-    bool exit_unreported; /* exited while starting; its queue fails with its last output */
     bool output_cut;      /* exited a while ago: its output is read no more */
+    /* Its start failed (killed or exited while starting): the pool hears
+     * (why, with the instance's last output) once that output is all in. */
+    bool failure_unreported;
+    enum fc_inv_result failure;
+    char failure_why[512];
     uint32_t ops;  /* pidfd poll + log reads in flight */
     uint32_t busy; /* slots running an invocation */
     struct fc_slot *slots; /* fn->concurrency */

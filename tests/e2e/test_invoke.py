@@ -78,6 +78,9 @@ class H(BaseHTTPRequestHandler):
                 return self.answer(500, b"init exploded")
             if MODE == "init-slow":
                 time.sleep(3)
+            if MODE == "init-exit":
+                print("initializer: exiting", flush=True)
+                os._exit(3)
             print("FC Initialize End RequestId: " + rid)
             return self.answer(200, b"")
         if self.path == "/invoke" and body.startswith(b"mem:"):
@@ -582,6 +585,32 @@ def test_initializer_runs_once():
             assert re.search(r"FC Initialize End RequestId: %s$" % starts[0], text, re.M), text
             assert starts[0] not in (h["x-fc-request-id"], h2["x-fc-request-id"])
             assert text.index("FC Initialize End") < text.index("FC Invoke Start"), text
+        assert f.stop() == 0
+
+
+def test_initializer_exits():
+    # The runtime dies during /initialize: the call fails with its last words
+    # at once, and the initialization timeout that was running goes with the
+    # instance (it fired on freed memory once; ASan builds catch a relapse).
+    d = runtime_dir(HTTP_RUNTIME)
+    cfg = config({"quitter": {"code_dir": d, "initializer": "h.init",
+                              "initialization_timeout_s": 1,
+                              "environment": {"MODE": "init-exit"}}})
+    with Fcd(config=cfg) as f:
+        for _ in range(2):
+            t0 = time.monotonic()
+            st, h, body = invoke(f, "quitter", b"x", service="svc", timeout=15)
+            # The closed /initialize connection or the exit, whichever fcd
+            # sees first; either way with the runtime's last words.
+            if st == 200:
+                assert h.get("x-fc-error-type") == "UnhandledInvocationError", (h, body)
+                msg = json.loads(body)["errorMessage"]
+                assert msg.startswith("Function initialization failed"), msg
+            else:
+                msg = check_error(st, h, body, 502, "FunctionNotStarted")["ErrorMessage"]
+            assert "initializer: exiting" in msg, msg
+            assert time.monotonic() - t0 < 3 * SLOW
+            time.sleep(1.5)  # past the initialization timeout
         assert f.stop() == 0
 
 
