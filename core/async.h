@@ -38,6 +38,7 @@
 
 #include "core/buf.h"
 #include "core/config.h"
+#include "core/reqid.h"
 #include "core/sched.h"
 #include "store/jobs.h"
 
@@ -64,6 +65,7 @@ struct fc_async_req {
     void *conn; /* the client connection (io thread's) */
     const struct fc_function *fn;
     char id[FC_RECORD_ID_BYTES_MAX + 1]; /* task id = request id */
+    char stop_request_id[FC_REQID_LEN + 1]; /* STOP: the stop call's own, for its answer */
     char scope[FC_RECORD_SERVICE_BYTES_MAX + FC_RECORD_FUNCTION_BYTES_MAX + 2]; /* STOP: "s/f" */
     bool stateful;                       /* answer with X-Fc-Stateful-Async-Invocation-Id */
     bool http;                           /* HTTP trigger: payload is the whole instance request */

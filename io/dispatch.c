@@ -709,30 +709,30 @@ void fc_dispatch_recycle(struct fc_io *io, struct fc_invocation *inv) {
 
 int fc_dispatch_async_complete(struct fc_conn *c, struct fc_async_req *req, bool keep_alive) {
     bool http10 = c->inv_http10;
+    /* A submit's request id is its task's; a stop call has its own. */
+    const char *rid = req->kind == FC_ASYNC_STOP ? req->stop_request_id : req->id;
     if (req->kind == FC_ASYNC_STOP) {
         if (req->result == -ENOENT)
-            return platform_error(c, keep_alive, http10, false, req->id,
-                                     FC_ERR_TASK_NOT_FOUND, req->id);
+            return platform_error(c, keep_alive, http10, false, rid, FC_ERR_TASK_NOT_FOUND,
+                                  req->id);
         if (req->result == -ESTALE)
-            return platform_error(c, keep_alive, http10, false, req->id,
-                                     FC_ERR_INVALID_ARGUMENT,
-                                     "the invocation has already finished and cannot be stopped");
+            return platform_error(c, keep_alive, http10, false, rid, FC_ERR_INVALID_ARGUMENT,
+                                  "the invocation has already finished and cannot be stopped");
     } else if (req->result == -ENOSPC) {
-        return platform_error(c, keep_alive, http10, false, req->id,
-                                 FC_ERR_RESOURCE_THROTTLED, "the async store is full");
+        return platform_error(c, keep_alive, http10, false, rid, FC_ERR_RESOURCE_THROTTLED,
+                              "the async store is full");
     }
     if (req->result == -EADDRINUSE)
-        return platform_error(c, keep_alive, http10, false, req->id,
-                                 FC_ERR_INVALID_ARGUMENT,
-                                 "this stateful async invocation id is taken by another function");
+        return platform_error(c, keep_alive, http10, false, rid, FC_ERR_INVALID_ARGUMENT,
+                              "this stateful async invocation id is taken by another function");
     if (req->result < 0 && req->result != -EEXIST)
-        return platform_error(c, keep_alive, http10, false, req->id, FC_ERR_INTERNAL);
+        return platform_error(c, keep_alive, http10, false, rid, FC_ERR_INTERNAL);
     /* Stored durably (or already stored under this id: idempotent). */
     char extra[FC_RECORD_ID_BYTES_MAX + 64] = "";
     if (req->stateful)
         snprintf(extra, sizeof(extra), "x-fc-stateful-async-invocation-id: %s\r\n", req->id);
     struct fc_response r = {.status = req->kind == FC_ASYNC_STOP ? 200 : 202,
-                            .request_id = req->id,
+                            .request_id = rid,
                             .keep_alive = keep_alive,
                             .http10 = http10,
                             .extra = extra};

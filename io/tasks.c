@@ -228,6 +228,7 @@ static int task_stop(struct fc_conn *c, struct fc_slice svc, struct fc_slice fn,
     ar->conn = c;
     ar->stateful = false;
     snprintf(ar->id, sizeof(ar->id), "%.*s", (int)id.len, id.ptr);
+    snprintf(ar->stop_request_id, sizeof(ar->stop_request_id), "%s", rid);
     snprintf(ar->scope, sizeof(ar->scope), "%.*s/%.*s", (int)svc.len, svc.ptr, (int)fn.len,
              fn.ptr);
     if (fc_async_submit(io->async, ar) < 0)

@@ -378,6 +378,8 @@ def test_async_stop():
         for tid in (far, near):
             st, h, body = stop(tid)
             assert st == 200, (st, body)
+            # The stop call's own request id, not the task's.
+            assert re.fullmatch(UUID_RE, h["x-fc-request-id"]) and h["x-fc-request-id"] != tid, h
             doc = task_get(f, "c", tid, "svc")[1]
             assert doc["status"] == "Stopped" and statuses(doc)[-1] == "Stopped", doc
         # Running: the instance request is cancelled.
@@ -416,7 +418,8 @@ def test_async_stop_finished_or_unknown():
         for tid in (done, stopped):
             t0 = time.monotonic()
             st, h, body = task_request(f, "PUT", "c", tid, timeout=3)
-            check_task_error(st, h, body, 400, "InvalidArgument")
+            err = check_task_error(st, h, body, 400, "InvalidArgument")
+            assert err["RequestId"] == h["x-fc-request-id"] != tid, (err, h)
             assert time.monotonic() - t0 < 1.0 * SLOW
         for method in ("PUT", "GET"):
             st, h, body = task_request(f, method, "c", "no-such-task", timeout=3)
