@@ -106,3 +106,9 @@ void fc_buf_free(struct fc_buf *b) {
     b->data = NULL;
     b->len = b->cap = 0;
 }
+
+void fc_str_copy(char *dst, size_t cap, const char *src, size_t len) {
+    size_t n = len < cap - 1 ? len : cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}

@@ -34,6 +34,10 @@ int fc_buf_header(struct fc_buf *b, const char *name, size_t name_len, const cha
 /* The same with a C-string name and an unsigned number as the value. */
 int fc_buf_header_u64(struct fc_buf *b, const char *name, uint64_t value);
 
+/* Copy src[0..len) into the C string dst of cap bytes (cap > 0), cut to
+ * cap - 1: snprintf's "%.*s" without printf, for the request path. */
+void fc_str_copy(char *dst, size_t cap, const char *src, size_t len);
+
 /* Append the base64 (RFC 4648, padded) of src[0..len). Returns 0 or -ENOMEM. */
 int fc_buf_base64(struct fc_buf *b, const void *src, size_t len);
 void fc_buf_free(struct fc_buf *b);

@@ -276,8 +276,8 @@ static int dispatch_ctl(struct fc_conn *c, const struct fc_http_req *req,
                                  FC_ERR_RESOURCE_THROTTLED, "too many management calls queued");
     }
     c->creq = cr;
-    snprintf(c->async_method, sizeof(c->async_method), "%.*s", (int)req->method_len, req->method);
-    snprintf(c->async_target, sizeof(c->async_target), "%.*s", (int)req->target_len, req->target);
+    fc_str_copy(c->async_method, sizeof(c->async_method), req->method, req->method_len);
+    fc_str_copy(c->async_target, sizeof(c->async_target), req->target, req->target_len);
     return 0;
 }
 
@@ -349,7 +349,7 @@ static int task_id(const struct fc_http_req *req, const char *rid, struct fc_asy
         fc_http_header_find(req, "x-fc-stateful-async-invocation-id", 33);
     *given = h != NULL;
     if (h == NULL) {
-        snprintf(ar->id, sizeof(ar->id), "%s", rid);
+        fc_str_copy(ar->id, sizeof(ar->id), rid, strlen(rid));
         return 0;
     }
     char first = h->value_len ? h->value[0] : '0';
@@ -357,7 +357,7 @@ static int task_id(const struct fc_http_req *req, const char *rid, struct fc_asy
                                                     (first >= 'A' && first <= 'Z') || first == '_') ||
         !fc_record_id_valid(h->value, h->value_len))
         return -EINVAL;
-    snprintf(ar->id, sizeof(ar->id), "%.*s", (int)h->value_len, h->value);
+    fc_str_copy(ar->id, sizeof(ar->id), h->value, h->value_len);
     return 0;
 }
 
@@ -399,13 +399,15 @@ static int dispatch_async(struct fc_conn *c, const struct fc_http_req *req,
     const struct fc_http_header *ct = fc_http_header_find(req, "content-type", 12);
     int rc = 0;
     if (ar->http) {
-        snprintf(ar->content_type, sizeof(ar->content_type), "%s", FC_ASYNC_HTTP_REQUEST);
+        fc_str_copy(ar->content_type, sizeof(ar->content_type), FC_ASYNC_HTTP_REQUEST,
+                    sizeof(FC_ASYNC_HTTP_REQUEST) - 1);
         rc = build_http_head(&ar->payload, c, req, route, fn, body_len, ar->id);
         if (rc == 0)
             rc = fc_buf_append(&ar->payload, "\r\n", 2);
     } else {
-        snprintf(ar->content_type, sizeof(ar->content_type), "%.*s",
-                 ct ? (int)ct->value_len : 24, ct ? ct->value : "application/octet-stream");
+        static const char octets[] = "application/octet-stream";
+        fc_str_copy(ar->content_type, sizeof(ar->content_type), ct ? ct->value : octets,
+                    ct ? ct->value_len : sizeof(octets) - 1);
     }
     if (rc == 0)
         rc = fc_buf_append(&ar->payload, c->in.data + c->head_len, body_len);
@@ -419,8 +421,8 @@ static int dispatch_async(struct fc_conn *c, const struct fc_http_req *req,
     }
     io->free_areqs = ar->next_free;
     c->areq = ar;
-    snprintf(c->async_method, sizeof(c->async_method), "%.*s", (int)req->method_len, req->method);
-    snprintf(c->async_target, sizeof(c->async_target), "%.*s", (int)req->target_len, req->target);
+    fc_str_copy(c->async_method, sizeof(c->async_method), req->method, req->method_len);
+    fc_str_copy(c->async_target, sizeof(c->async_target), req->target, req->target_len);
     return 0;
 }
 

@@ -13,6 +13,7 @@
     /* core/buf */                                                                                 \
     X(buf_append_printf)                                                                           \
     X(buf_base64_vectors)                                                                          \
+    X(str_copy_cuts_and_terminates)                                                                \
     /* core/registry */                                                                            \
     X(registry_json_and_defaults)                                                                  \
     X(registry_flag)                                                                               \

@@ -33,3 +33,16 @@ FC_TEST(buf_base64_vectors) {
     FC_CHECK_SLICE(b.data, b.len, "/wD+");
     fc_buf_free(&b);
 }
+
+FC_TEST(str_copy_cuts_and_terminates) {
+    char small[4];
+    fc_str_copy(small, sizeof(small), "abcdef", 6); /* cut to cap - 1 */
+    FC_CHECK(strcmp(small, "abc") == 0);
+    fc_str_copy(small, sizeof(small), "xyz!", 2); /* only len bytes, src needs no NUL */
+    FC_CHECK(strcmp(small, "xy") == 0);
+    fc_str_copy(small, sizeof(small), "", 0);
+    FC_CHECK(small[0] == '\0');
+    char one[1];
+    fc_str_copy(one, sizeof(one), "q", 1);
+    FC_CHECK(one[0] == '\0');
+}
