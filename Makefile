@@ -36,7 +36,7 @@ IO_SRC   = io/http.c io/response.c io/router.c io/server.c io/conn.c io/dispatch
 LIB_SRC  = $(CORE_SRC) $(STORE_SRC) $(IO_SRC)
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 
-UNIT_TESTS = apidoc auth buf catalog code config cron errors fcrt http invocation record registry reqid response ring router store wheel
+UNIT_TESTS = apidoc auth buf catalog code config cron errors fcrt http invocation log record registry reqid response ring router store wheel
 UNIT_SRC = $(UNIT_TESTS:%=tests/unit/test_%.c) tests/unit/runner.c
 UNIT_OBJ = $(UNIT_SRC:%.c=$(BUILD)/%.o)
 

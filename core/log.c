@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -51,17 +52,63 @@ void fc_log_request_set(const char *request_id) {
     thread_request_id = request_id;
 }
 
-/* Writes "2026-12-01T10:00:00.123456Z LEVEL thread reqid " into buf. */
-static size_t log_prefix(char *buf, size_t cap, const char *level, const char *request_id) {
+/* A small string builder over a fixed buffer: appends past the end are cut
+ * (the buffer always has room for the NUL). No printf: the access line runs
+ * once per request. */
+struct line {
+    char *p;
+    size_t len, cap;
+};
+
+static void put(struct line *l, const char *s, size_t n) {
+    if (n > l->cap - 1 - l->len)
+        n = l->cap - 1 - l->len;
+    memcpy(l->p + l->len, s, n);
+    l->len += n;
+}
+
+static void put_str(struct line *l, const char *s) {
+    put(l, s, strlen(s));
+}
+
+/* v in decimal, at least `width` digits (zero-padded). */
+static void put_u64(struct line *l, uint64_t v, int width) {
+    char d[20];
+    int n = 0;
+    do {
+        d[sizeof(d) - 1 - n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0 || n < width);
+    put(l, d + sizeof(d) - n, (size_t)n);
+}
+
+/* "2026-12-01T10:00:00" of the thread's last second: gmtime and its
+ * formatting once a second, not once a line. */
+static _Thread_local time_t clock_second = -1;
+static _Thread_local char clock_text[64];
+
+/* Writes "2026-12-01T10:00:00.123456Z LEVEL thread reqid " into l. */
+static void log_prefix(struct line *l, const char *level, const char *request_id) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    int n = snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ %-5s %s %s ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000, level, thread_name,
-                     request_id ? request_id : "-");
-    return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+    if (ts.tv_sec != clock_second) {
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        snprintf(clock_text, sizeof(clock_text), "%04d-%02d-%02dT%02d:%02d:%02d",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        clock_second = ts.tv_sec;
+    }
+    put_str(l, clock_text);
+    put(l, ".", 1);
+    put_u64(l, (uint64_t)ts.tv_nsec / 1000, 6);
+    put(l, "Z ", 2);
+    size_t level_len = strlen(level);
+    put(l, level, level_len);
+    put(l, "      ", level_len < 5 ? 6 - level_len : 1); /* "%-5s " */
+    put_str(l, thread_name);
+    put(l, " ", 1);
+    put_str(l, request_id ? request_id : "-");
+    put(l, " ", 1);
 }
 
 /* Best effort: a log line that cannot be written is dropped, never retried
@@ -80,7 +127,9 @@ static void write_all(const char *buf, size_t len) {
 
 void fc_log_write(enum fc_log_level level, const char *fmt, ...) {
     char line[LOG_LINE_BYTES_MAX];
-    size_t len = log_prefix(line, sizeof(line), level_names[level], thread_request_id);
+    struct line l = {line, 0, sizeof(line)};
+    log_prefix(&l, level_names[level], thread_request_id);
+    size_t len = l.len;
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(line + len, sizeof(line) - len - 1, fmt, ap);
@@ -98,16 +147,21 @@ void fc_log_access(const char *method, uint32_t method_len, const char *target,
         return;
     if (ACCESS_BUF_BYTES - access_len < LOG_LINE_BYTES_MAX)
         fc_log_flush();
-    char *p = access_buf + access_len;
-    size_t cap = ACCESS_BUF_BYTES - access_len;
-    size_t len = log_prefix(p, cap, "INFO", request_id);
-    if (target_len > ACCESS_TARGET_BYTES_MAX)
-        target_len = ACCESS_TARGET_BYTES_MAX;
-    int n = snprintf(p + len, cap - len, "access %.*s %.*s %d %llu %lluus\n", (int)method_len,
-                     method, (int)target_len, target, status, (unsigned long long)bytes,
-                     (unsigned long long)duration_us);
-    if (n > 0 && (size_t)n < cap - len)
-        access_len += len + (size_t)n;
+    /* LOG_LINE_BYTES_MAX of room: the line is never cut (target is). */
+    struct line l = {access_buf + access_len, 0, LOG_LINE_BYTES_MAX};
+    log_prefix(&l, "INFO", request_id);
+    put(&l, "access ", 7);
+    put(&l, method, method_len);
+    put(&l, " ", 1);
+    put(&l, target, target_len < ACCESS_TARGET_BYTES_MAX ? target_len : ACCESS_TARGET_BYTES_MAX);
+    put(&l, " ", 1);
+    put_u64(&l, status < 0 ? 0 : (uint64_t)status, 1);
+    put(&l, " ", 1);
+    put_u64(&l, bytes, 1);
+    put(&l, " ", 1);
+    put_u64(&l, duration_us, 1);
+    put(&l, "us\n", 3);
+    access_len += l.len;
 }
 
 void fc_log_flush(void) {

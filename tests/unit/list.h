@@ -56,6 +56,10 @@
     X(cron_parse_errors)                                                                           \
     /* core/invocation */                                                                          \
     X(invocation_fc_headers)                                                                       \
+    /* core/log */                                                                                 \
+    X(log_access_line)                                                                             \
+    X(log_access_target_is_cut)                                                                    \
+    X(log_event_line_and_levels)                                                                   \
     /* core/reqid */                                                                               \
     X(reqid_format)                                                                                \
     X(reqid_time_ordered)                                                                          \
