@@ -81,7 +81,7 @@ static void inv_timer_cb(struct fc_wheel_entry *e);
 static void slot_release(struct fc_worker *w, struct fc_slot *slot);
 static void pool_dispatch(struct fc_worker *w, struct fc_pool *pool);
 static void instance_kill(struct fc_instance *inst);
-static void instance_report_exit(struct fc_worker *w, struct fc_instance *inst);
+static void instance_report_failure(struct fc_worker *w, struct fc_instance *inst);
 static void instance_stop_idle(struct fc_worker *w, struct fc_instance *inst);
 static void pool_free(struct fc_worker *w, struct fc_pool *pool);
 static void pool_unqueue(struct fc_pool *pool, struct fc_invocation *inv);
@@ -372,7 +372,7 @@ static void on_log(struct fc_worker *w, struct fc_instance *inst, int res) {
         return;
     }
     log_last_line(w, inst); /* EOF */
-    instance_report_exit(w, inst);
+    instance_report_failure(w, inst);
     while (inst->tail_waiters != NULL) /* every line is in: their tails are whole */
         tail_waiter_finish(w, inst, inst->tail_waiters);
 }
@@ -742,11 +742,11 @@ static void inst_timer_cb(struct fc_wheel_entry *e) {
     if (inst->state != FC_INST_DEAD) /* EXIT_OUTPUT_WAIT_MS passed: */
         return;
     if (!inst->reaped) { /* killed while starting and not gone yet: report now */
-        instance_report_exit(w, inst);
+        instance_report_failure(w, inst);
         return;
     }
     log_last_line(w, inst); /* exited: what it said is what there is */
-    instance_report_exit(w, inst);
+    instance_report_failure(w, inst);
     inst->output_cut = true;
     struct io_uring_sqe *sqe = fc_uring_sqe(&w->ring);
     io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)inst | W_LOG, 0);
@@ -960,7 +960,7 @@ static void instance_failed_start(struct fc_worker *w, struct fc_instance *inst,
     fc_wheel_link(&w->wheel, &inst->timer, w->now_ms + EXIT_OUTPUT_WAIT_MS);
 }
 
-static void instance_report_exit(struct fc_worker *w, struct fc_instance *inst) {
+static void instance_report_failure(struct fc_worker *w, struct fc_instance *inst) {
     if (!inst->failure_unreported)
         return;
     inst->failure_unreported = false;
@@ -1014,7 +1014,7 @@ static void on_pidfd(struct fc_worker *w, struct fc_instance *inst) {
     inst->state = FC_INST_DEAD;
     fc_wheel_unlink(&inst->timer);
     if (inst->ops == 0) /* no output read pending: all of it is in */
-        instance_report_exit(w, inst);
+        instance_report_failure(w, inst);
     else
         fc_wheel_link(&w->wheel, &inst->timer, w->now_ms + EXIT_OUTPUT_WAIT_MS);
     bool oom = false;
